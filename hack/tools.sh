@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Puts the project's toolchain into .tools/bin, building from the Go module
+# proxy only what is missing. Versions live in tools/versions.env; each tool is
+# built from its own small module under tools/<name>/ so that minimal version
+# selection never drags one tool's dependencies into another's.
+#
+# Order of preference for every binary:
+#   1. already in .tools/bin at the right version   -> nothing to do
+#   2. a matching binary on PATH                     -> linked
+#   3. the per-user cache (keyed by tool and version) -> linked
+#   4. built into the cache, then linked
+#
+# Usage: hack/tools.sh [tool...]   (default: all)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../tools/versions.env
+source "$ROOT/tools/versions.env"
+CACHE=${LAB5_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lab5-tools}
+BIN=$ROOT/.tools/bin
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+mkdir -p "$BIN" "$CACHE"
+
+log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# version_of BIN: the line a binary prints about its own version, or nothing.
+version_of() {
+	local bin=$1 name
+	name=$(basename "$bin")
+	case $name in
+	pulumi) "$bin" version 2>/dev/null ;;
+	kube-*) "$bin" --version 2>/dev/null ;;
+	etcd) "$bin" --version 2>/dev/null | head -1 ;;
+	kwok) "$bin" --version 2>/dev/null ;;
+	*) cat "$(dirname "$bin")/.$name.version" 2>/dev/null ;;
+	esac
+}
+
+# link_into_bin DIR BINARIES...: hard-link (or copy) binaries into .tools/bin.
+# Hard links rather than symlinks because pulumi looks for its language host
+# beside its own resolved path.
+link_into_bin() {
+	local dir=$1 b
+	shift
+	for b in "$@"; do
+		ln -f "$dir/$b" "$BIN/$b" 2>/dev/null || cp -f "$dir/$b" "$BIN/$b"
+		cp "$dir/.version" "$BIN/.$b.version"
+	done
+	[ ! -d "$dir/share" ] || { rm -rf "$BIN/../share/$(basename "$dir")"; mkdir -p "$BIN/../share"; cp -r "$dir/share" "$BIN/../share/$(basename "$dir")"; }
+}
+
+# ensure TOOL VERSION WANT BUILD_FN BINARIES...
+#   WANT: a fixed string the version output must contain.
+ensure() {
+	local tool=$1 version=$2 want=$3 build=$4
+	shift 4
+	local dir=$CACHE/$tool-$version b ok=1 found start
+	for b in "$@"; do
+		[ -x "$BIN/$b" ] && version_of "$BIN/$b" | grep -qF -- "$want" || ok=0
+	done
+	if [ $ok = 1 ]; then
+		log "$tool $version: up to date in .tools/bin"
+		return
+	fi
+	if [ "$#" = 1 ] && found=$(PATH=${PATH//$BIN:/} command -v "$1") && version_of "$found" | grep -qF -- "$want"; then
+		log "$tool $version: using $found from PATH"
+		ln -sf "$found" "$BIN/$1"
+		return
+	fi
+	if [ ! -f "$dir/.complete" ]; then
+		log "$tool $version: building (cache: $dir)"
+		start=$SECONDS
+		rm -rf "$dir" && mkdir -p "$dir"
+		if ! "$build" "$dir" >"$dir.log" 2>&1; then
+			tail -n 30 "$dir.log" >&2
+			die "$tool $version: build failed after $((SECONDS - start))s; full log in $dir.log"
+		fi
+		echo "$want" >"$dir/.version"
+		touch "$dir/.complete"
+		log "$tool $version: built in $((SECONDS - start))s"
+	else
+		log "$tool $version: from cache $dir"
+	fi
+	link_into_bin "$dir" "$@"
+}
+
+gobuild() { # MODULE_DIR OUT PKG [go build flags...]
+	local mod=$1 out=$2 pkg=$3
+	shift 3
+	(cd "$ROOT/tools/$mod" && go build -trimpath "$@" -o "$out" "$pkg")
+}
+
+build_pulumi() {
+	gobuild pulumi "$1/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+		-tags osusergo,grpcnotrace \
+		-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+}
+
+build_language_go() {
+	gobuild pulumi-language-go "$1/pulumi-language-go" github.com/pulumi/pulumi/sdk/v3/go/pulumi-language-go \
+		-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_GO_VERSION"
+}
+
+build_kubernetes_provider() {
+	local mod=$ROOT/tools/pulumi-resource-kubernetes src
+	command -v jq >/dev/null || die "jq is needed to prepare the provider schema (apt-get install jq)"
+	src=$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
+	jq -c ".version=\"$PULUMI_KUBERNETES_VERSION\"" "$src/schema.json" >"$mod/schema-embed.json"
+	jq -c . "$src/terraform-mapping.json" >"$mod/terraform-mapping-embed.json"
+	gobuild pulumi-resource-kubernetes "$1/pulumi-resource-kubernetes" . \
+		-ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION"
+}
+
+build_kube() {
+	local flags="" p minor
+	minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		flags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+		flags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+	done
+	(cd "$ROOT/tools/kube" && go build -trimpath -ldflags "-s -w$flags" -o "$1/" \
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+}
+
+build_etcd() {
+	gobuild etcd "$1/etcd" go.etcd.io/etcd/server/v3 -ldflags "-s -w"
+}
+
+build_kwok() {
+	local stages
+	gobuild kwok "$1/kwok" sigs.k8s.io/kwok/cmd/kwok \
+		-ldflags "-s -w"
+	# kwok >= 0.8 ships no built-in stages; take the ones the control plane
+	# needs from the same module so they match the binary.
+	stages=$(cd "$ROOT/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+	mkdir -p "$1/share/stages"
+	cp "$stages/node/fast/node-initialize.yaml" "$stages/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+		"$stages/pod/general/pod-ready.yaml" "$stages/pod/general/pod-complete.yaml" "$stages/pod/general/pod-delete.yaml" \
+		"$stages/volume/fast/pvc-provision.yaml" "$stages/volume/fast/pv-bind.yaml" "$stages/volume/fast/pv-delete.yaml" \
+		"$stages/volume/fast/pvc-delete.yaml" "$1/share/stages/"
+	chmod -R u+w "$1/share"
+}
+
+build_minio() {
+	gobuild minio "$1/minio" github.com/minio/minio -ldflags "-s -w"
+}
+
+want_tools=${*:-minio etcd kwok kube pulumi pulumi-language-go pulumi-resource-kubernetes}
+total=$SECONDS
+for t in $want_tools; do
+	case $t in
+	pulumi) ensure pulumi "$PULUMI_VERSION" "$PULUMI_VERSION" build_pulumi pulumi ;;
+	pulumi-language-go) ensure pulumi-language-go "$PULUMI_LANGUAGE_GO_VERSION" "$PULUMI_LANGUAGE_GO_VERSION" build_language_go pulumi-language-go ;;
+	pulumi-resource-kubernetes) ensure pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION" "$PULUMI_KUBERNETES_VERSION" build_kubernetes_provider pulumi-resource-kubernetes ;;
+	kube) ensure kube "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kube kube-apiserver kube-controller-manager kube-scheduler ;;
+	etcd) ensure etcd "$ETCD_VERSION" "etcd Version: ${ETCD_VERSION#v}" build_etcd etcd ;;
+	kwok) ensure kwok "$KWOK_VERSION" "${KWOK_VERSION#v}" build_kwok kwok ;;
+	minio) ensure minio "$MINIO_VERSION" "$MINIO_VERSION" build_minio minio ;;
+	*) die "unknown tool $t" ;;
+	esac
+done
+log "toolchain ready in .tools/bin ($((SECONDS - total))s)"
