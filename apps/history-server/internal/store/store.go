@@ -1,0 +1,338 @@
+// Package store keeps one JSON object per day (<day>.json) in a MinIO
+// bucket through minio-go.
+//
+// Errors wrap prices.ErrNotFound (no object for that day) or
+// prices.ErrUnavailable (MinIO unreachable, timed out, refused the
+// credentials or failed), so callers can map them without knowing MinIO.
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/lab5/k8s-networking/apps/history-server/internal/prices"
+)
+
+// MaxObjectSize bounds what Get reads back. The API accepts bodies up to
+// 1 MiB and stores them re-encoded compactly, so anything larger was not
+// written by this server.
+const MaxObjectSize = 8 << 20
+
+// Operation names passed to Options.Observe.
+const (
+	OpGet          = "get"
+	OpPut          = "put"
+	OpBucketExists = "bucket_exists"
+	OpMakeBucket   = "make_bucket"
+)
+
+// Options configure a MinIO store.
+type Options struct {
+	Endpoint  string // host[:port]
+	Secure    bool   // TLS
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	Region    string // optional; empty asks the server
+
+	// OpTimeout bounds each store call, retries included. Default 10s.
+	OpTimeout time.Duration
+	// DialTimeout bounds connecting to MinIO. Default 3s.
+	DialTimeout time.Duration
+	// MaxRetries is minio-go's attempt count per request (1 = no retry).
+	// Default 3.
+	MaxRetries int
+
+	// Observe, if set, is told about every MinIO call: its operation name,
+	// duration and error. A missing object is not an error (err is nil).
+	Observe func(op string, d time.Duration, err error)
+	Logger  *slog.Logger
+}
+
+// MinIO is a price store backed by a MinIO bucket. It is safe for
+// concurrent use.
+type MinIO struct {
+	client    *minio.Client
+	bucket    string
+	region    string
+	opTimeout time.Duration
+	observe   func(string, time.Duration, error)
+	log       *slog.Logger
+
+	bucketOK atomic.Bool // the bucket is known to exist
+
+	mu     sync.Mutex
+	ensure *flight // the bucket check in progress, shared by concurrent callers
+}
+
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+// New builds the client. It does not contact MinIO: the server may not be
+// up yet, and the store copes with that (see EnsureBucket).
+func New(o Options) (*MinIO, error) {
+	if o.Bucket == "" {
+		return nil, errors.New("store: bucket name is required")
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 10 * time.Second
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 3 * time.Second
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observe == nil {
+		o.Observe = func(string, time.Duration, error) {}
+	}
+	tr, err := minio.DefaultTransport(o.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("store: transport: %w", err)
+	}
+	tr.DialContext = (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.MaxIdleConnsPerHost = 64
+	tr.ResponseHeaderTimeout = o.OpTimeout
+	client, err := minio.New(o.Endpoint, &minio.Options{
+		Creds:      credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure:     o.Secure,
+		Region:     o.Region,
+		Transport:  tr,
+		MaxRetries: o.MaxRetries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: MinIO endpoint %q: %w", o.Endpoint, err)
+	}
+	return &MinIO{
+		client:    client,
+		bucket:    o.Bucket,
+		region:    o.Region,
+		opTimeout: o.OpTimeout,
+		observe:   o.Observe,
+		log:       o.Logger,
+	}, nil
+}
+
+// Bucket is the bucket name.
+func (s *MinIO) Bucket() string { return s.bucket }
+
+// Get returns the stored JSON array for day.
+func (s *MinIO) Get(ctx context.Context, day prices.Day) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	defer cancel()
+	key := day.ObjectKey()
+	start := time.Now()
+	data, err := s.get(ctx, key)
+	code := minio.ToErrorResponse(err).Code
+	notFound := code == minio.NoSuchKey || code == minio.NoSuchBucket
+	if notFound {
+		s.observe(OpGet, time.Since(start), nil)
+	} else {
+		s.observe(OpGet, time.Since(start), err)
+	}
+	switch {
+	case err == nil:
+		return data, nil
+	case notFound:
+		if code == minio.NoSuchBucket {
+			// The bucket vanished (e.g. MinIO lost its data): create it again
+			// on the next write or readiness check.
+			s.bucketOK.Store(false)
+		}
+		return nil, fmt.Errorf("%w: %s", prices.ErrNotFound, day)
+	default:
+		return nil, s.unavailable("get "+key, err)
+	}
+}
+
+func (s *MinIO) get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, MaxObjectSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxObjectSize {
+		return nil, fmt.Errorf("object %s/%s is larger than %d bytes", s.bucket, key, MaxObjectSize)
+	}
+	return data, nil
+}
+
+// Put stores body as the day's object, replacing any previous one. A
+// single PutObject is atomic in MinIO: readers see the old or the new
+// object, never a mix, and a failed upload leaves the old one in place.
+func (s *MinIO) Put(ctx context.Context, day prices.Day, body []byte) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	defer cancel()
+	key := day.ObjectKey()
+	if err := s.EnsureBucket(ctx); err != nil {
+		return "", err
+	}
+	err := s.put(ctx, key, body)
+	if minio.ToErrorResponse(err).Code == minio.NoSuchBucket {
+		// Deleted behind our back: recreate and try once more.
+		s.bucketOK.Store(false)
+		if err := s.EnsureBucket(ctx); err != nil {
+			return "", err
+		}
+		err = s.put(ctx, key, body)
+	}
+	if err != nil {
+		return "", s.unavailable("put "+key, err)
+	}
+	return key, nil
+}
+
+func (s *MinIO) put(ctx context.Context, key string, body []byte) error {
+	start := time.Now()
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{
+		ContentType: "application/json",
+	})
+	s.observe(OpPut, time.Since(start), err)
+	return err
+}
+
+// Ready checks that MinIO answers and the bucket exists, creating it if
+// it is missing. It always asks MinIO, so it reflects the current state.
+func (s *MinIO) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	defer cancel()
+	exists, err := s.bucketExists(ctx)
+	if err != nil {
+		return s.unavailable("check bucket "+s.bucket, err)
+	}
+	if exists {
+		s.bucketOK.Store(true)
+		return nil
+	}
+	s.bucketOK.Store(false)
+	return s.EnsureBucket(ctx)
+}
+
+// EnsureBucket makes sure the bucket exists, creating it if needed. It
+// tolerates another process creating it at the same time. Once it has
+// succeeded it returns immediately until a call finds the bucket gone.
+// Concurrent callers share one check.
+func (s *MinIO) EnsureBucket(ctx context.Context) error {
+	if s.bucketOK.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	f := s.ensure
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		s.ensure = f
+		s.mu.Unlock()
+		// Detach from this caller's cancellation, so that callers that
+		// joined the flight are not failed by someone else hanging up.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
+		f.err = s.ensureBucket(fctx)
+		cancel()
+		s.mu.Lock()
+		s.ensure = nil
+		s.mu.Unlock()
+		close(f.done)
+	} else {
+		s.mu.Unlock()
+	}
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return s.unavailable("check bucket "+s.bucket, ctx.Err())
+	}
+}
+
+func (s *MinIO) ensureBucket(ctx context.Context) error {
+	exists, err := s.bucketExists(ctx)
+	if err != nil {
+		return s.unavailable("check bucket "+s.bucket, err)
+	}
+	if !exists {
+		start := time.Now()
+		err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region})
+		switch code := minio.ToErrorResponse(err).Code; {
+		case err == nil:
+			s.observe(OpMakeBucket, time.Since(start), nil)
+			s.log.Info("created bucket", "bucket", s.bucket)
+		case code == minio.BucketAlreadyOwnedByYou || code == minio.BucketAlreadyExists:
+			// Someone else (another replica) created it between our check
+			// and our create. Fine, as long as we can see it now.
+			s.observe(OpMakeBucket, time.Since(start), nil)
+			if exists, err := s.bucketExists(ctx); err != nil || !exists {
+				if err == nil {
+					err = fmt.Errorf("MinIO says bucket %q exists but it is not accessible with these credentials", s.bucket)
+				}
+				return s.unavailable("check bucket "+s.bucket, err)
+			}
+		default:
+			s.observe(OpMakeBucket, time.Since(start), err)
+			return s.unavailable("create bucket "+s.bucket, err)
+		}
+	}
+	s.bucketOK.Store(true)
+	return nil
+}
+
+func (s *MinIO) bucketExists(ctx context.Context) (bool, error) {
+	start := time.Now()
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	s.observe(OpBucketExists, time.Since(start), err)
+	return ok, err
+}
+
+// WaitForBucket retries EnsureBucket with capped exponential back-off
+// until it succeeds or ctx ends. Run it in the background at start-up, so
+// that the bucket exists as soon as MinIO is reachable even if no request
+// arrives; requests and readiness checks also create it lazily.
+func (s *MinIO) WaitForBucket(ctx context.Context) {
+	delay := 500 * time.Millisecond
+	for {
+		err := s.EnsureBucket(ctx)
+		if err == nil {
+			s.log.Info("MinIO bucket ready", "bucket", s.bucket)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("MinIO not ready yet; will retry", "bucket", s.bucket, "error", err.Error(), "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// unavailable wraps a MinIO failure as prices.ErrUnavailable, keeping the
+// detail (S3 error code, network error) for the logs.
+func (s *MinIO) unavailable(what string, err error) error {
+	if errors.Is(err, prices.ErrUnavailable) {
+		return err
+	}
+	if r := minio.ToErrorResponse(err); r.Code != "" {
+		return fmt.Errorf("%w: %s: MinIO %s (HTTP %d): %s", prices.ErrUnavailable, what, r.Code, r.StatusCode, r.Message)
+	}
+	return fmt.Errorf("%w: %s: %v", prices.ErrUnavailable, what, err)
+}
