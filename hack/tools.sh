@@ -31,6 +31,7 @@ version_of() {
 	case $name in
 	pulumi) "$bin" version 2>/dev/null ;;
 	kube-*) "$bin" --version 2>/dev/null ;;
+	kubectl) "$bin" version --client 2>/dev/null | head -1 ;;
 	etcd) "$bin" --version 2>/dev/null | head -1 ;;
 	kwok) "$bin" --version 2>/dev/null ;;
 	*) cat "$(dirname "$bin")/.$name.version" 2>/dev/null ;;
@@ -112,15 +113,22 @@ build_kubernetes_provider() {
 		-ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION"
 }
 
-build_kube() {
+build_kube() { # DIR PKG...: Kubernetes binaries with their version stamped in
 	local flags="" p minor
 	minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
 	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		flags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
 		flags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 	done
-	(cd "$ROOT/tools/kube" && go build -trimpath -ldflags "-s -w$flags" -o "$1/" \
-		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+	(cd "$ROOT/tools/kube" && go build -trimpath -ldflags "-s -w$flags" -o "$1/" "${@:2}")
+}
+
+build_control_plane() {
+	build_kube "$1" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_kubectl() {
+	build_kube "$1" k8s.io/kubernetes/cmd/kubectl
 }
 
 build_etcd() {
@@ -146,14 +154,15 @@ build_minio() {
 	gobuild minio "$1/minio" github.com/minio/minio -ldflags "-s -w"
 }
 
-want_tools=${*:-minio etcd kwok kube pulumi pulumi-language-go pulumi-resource-kubernetes}
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
 	pulumi) ensure pulumi "$PULUMI_VERSION" "$PULUMI_VERSION" build_pulumi pulumi ;;
 	pulumi-language-go) ensure pulumi-language-go "$PULUMI_LANGUAGE_GO_VERSION" "$PULUMI_LANGUAGE_GO_VERSION" build_language_go pulumi-language-go ;;
 	pulumi-resource-kubernetes) ensure pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION" "$PULUMI_KUBERNETES_VERSION" build_kubernetes_provider pulumi-resource-kubernetes ;;
-	kube) ensure kube "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kube kube-apiserver kube-controller-manager kube-scheduler ;;
+	kube) ensure kube "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_control_plane kube-apiserver kube-controller-manager kube-scheduler ;;
+	kubectl) ensure kubectl "$KUBERNETES_VERSION" "Client Version: $KUBERNETES_VERSION" build_kubectl kubectl ;;
 	etcd) ensure etcd "$ETCD_VERSION" "etcd Version: ${ETCD_VERSION#v}" build_etcd etcd ;;
 	kwok) ensure kwok "$KWOK_VERSION" "${KWOK_VERSION#v}" build_kwok kwok ;;
 	minio) ensure minio "$MINIO_VERSION" "$MINIO_VERSION" build_minio minio ;;

@@ -1,0 +1,48 @@
+# The project's single entry point. `make up` and `make test` are the two
+# commands a newcomer needs; everything else is a step of those.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK ?= dev
+
+.PHONY: help tools cluster-up cluster-down up preview destroy down outputs test test-unit bench fuzz lint
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+tools: ## build or reuse the toolchain in .tools/bin (pulumi, provider, control plane, minio)
+	@hack/tools.sh
+
+cluster-up: tools ## start the local control plane (fake kwok nodes, loopback only)
+	@hack/cluster.sh up
+
+cluster-down: ## stop the local control plane (its state stays in .cluster/)
+	@hack/cluster.sh down
+
+up: tools ## deploy stack $(STACK): to KUBECONFIG's cluster if it answers, else to the local control plane
+	@STACK=$(STACK) hack/stack.sh up
+
+preview: tools ## pulumi preview of stack $(STACK)
+	@STACK=$(STACK) hack/stack.sh preview
+
+destroy: tools ## pulumi destroy of stack $(STACK)
+	@STACK=$(STACK) hack/stack.sh destroy
+
+outputs: tools ## print the stack outputs
+	@STACK=$(STACK) hack/stack.sh outputs
+
+down: destroy ## destroy the stack, then stop the local control plane
+	@hack/cluster.sh down
+
+test: tools ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver)
+	@hack/test.sh
+
+test-unit: ## fast tier only: lint, unit and integration tests
+	@source hack/env.sh && go test ./...
+
+bench: tools ## benchmarks (history-server vs direct MinIO, pulumi vs kubectl timings)
+	@source hack/env.sh && go test -run '^$$' -bench . -benchtime 2s ./apps/...
+
+fuzz: ## run each fuzz target for 20s
+	@source hack/env.sh && for f in $$(go test -list 'Fuzz.*' ./apps/... | grep ^Fuzz); do \
+		pkg=$$(grep -rl "func $$f" apps | head -1 | xargs dirname); \
+		go test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./$$pkg || exit 1; done

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane with fake (kwok) nodes, for development and
+# tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
+#
+# Everything runs inside a private network namespace that has only loopback:
+# the fake pods' and Services' addresses (10.x) exist nowhere, so anything that
+# dials them must fail on this machine instead of sending packets off it.
+# Use `hack/cluster.sh exec CMD...` to run a command (pulumi, kubectl, tests)
+# inside that namespace.
+#
+# Usage: hack/cluster.sh up|down|status|exec CMD...|netns
+# State: .cluster/ (certificates, etcd data, logs, pid files, kubeconfig).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${CLUSTER_STATE:-$ROOT/.cluster}
+BIN=$ROOT/.tools/bin
+# One namespace per state folder, so two clones (or make up and make test)
+# never share a control plane.
+NETNS=${CLUSTER_NETNS:-lab5-$(printf '%s' "$STATE" | sha1sum | cut -c1-8)}
+KUBECONFIG_FILE=$STATE/kubeconfig
+FAKE_NODES=${FAKE_NODES:-2}
+export PATH=$BIN:$PATH KUBECACHEDIR=$STATE/kube-cache
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+in_netns() { ip netns exec "$NETNS" "$@"; }
+
+ensure_netns() {
+	[ "$(id -u)" = 0 ] || die "a private network namespace needs root (ip netns); run as root"
+	if ! ip netns list | grep -qw "^$NETNS"; then
+		ip netns add "$NETNS"
+		log "created network namespace $NETNS (loopback only)"
+	fi
+	in_netns ip link set lo up
+}
+
+running() { # NAME: true when the pid file names a live process
+	local pid
+	pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 1
+	kill -0 "$pid" 2>/dev/null
+}
+
+start() { # NAME CMD...: start a component in the namespace unless it runs
+	local name=$1
+	shift
+	if running "$name"; then
+		log "$name already running (pid $(cat "$STATE/$name.pid"))"
+		return
+	fi
+	in_netns setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$STATE/$name.pid"
+	log "started $name (pid $!)"
+}
+
+wait_for() { # WHAT SECONDS CMD...: retry CMD until it succeeds
+	local what=$1 timeout=$2 start=$SECONDS
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS - start > timeout)); then
+			die "$what not ready after ${timeout}s; logs in $STATE/logs"
+		fi
+		sleep 0.5
+	done
+	log "$what ready after $((SECONDS - start))s"
+}
+
+kctl() { in_netns kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+certs() {
+	local pki=$STATE/pki
+	[ -f "$pki/admin.crt" ] && return
+	mkdir -p "$pki"
+	(
+		cd "$pki"
+		openssl genrsa -out ca.key 2048 2>/dev/null
+		openssl req -x509 -new -key ca.key -days 3650 -subj /CN=lab5-local-ca -out ca.crt
+		openssl genrsa -out sa.key 2048 2>/dev/null
+		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+		issue() { # NAME SUBJECT [SAN]
+			openssl genrsa -out "$1.key" 2048 2>/dev/null
+			openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+			if [ -n "${3:-}" ]; then
+				printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
+			else
+				printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
+			fi
+			openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+		}
+		issue apiserver /CN=kube-apiserver "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+		issue admin "/O=system:masters/CN=lab5-admin"
+	)
+	log "certificates written to $pki"
+}
+
+kubeconfig() {
+	local pki=$STATE/pki
+	cat >"$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab5-local
+  cluster:
+    server: https://127.0.0.1:6443
+    certificate-authority: $pki/ca.crt
+users:
+- name: lab5-admin
+  user:
+    client-certificate: $pki/admin.crt
+    client-key: $pki/admin.key
+contexts:
+- name: lab5-local
+  context: {cluster: lab5-local, user: lab5-admin}
+current-context: lab5-local
+EOF
+}
+
+kwok_stages() {
+	local src=$ROOT/.tools/share/kwok-$(grep '^KWOK_VERSION=' "$ROOT/tools/versions.env" | cut -d= -f2)/stages f
+	[ -d "$src" ] || die "kwok stages missing in $src: run make tools"
+	: >"$STATE/kwok-stages.yaml"
+	for f in "$src"/*.yaml; do
+		cat "$f" >>"$STATE/kwok-stages.yaml"
+		printf '\n---\n' >>"$STATE/kwok-stages.yaml"
+	done
+}
+
+fake_nodes() {
+	local i
+	for i in $(seq 1 "$FAKE_NODES"); do
+		kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: kwok-node-$i
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    node-role.kubernetes.io/agent: ""
+    type: kwok
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+	done
+	# PersistentVolumeClaims of the default class are "provisioned" by kwok.
+	kctl apply -f - >/dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: kwok-volume
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kwok.x-k8s.io/volume
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
+}
+
+up() {
+	local t0=$SECONDS pki=$STATE/pki b
+	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
+	done
+	ensure_netns
+	mkdir -p "$STATE/logs" "$STATE/flexvolume"
+	certs
+	kubeconfig
+	kwok_stages
+
+	start etcd etcd --name lab5 --data-dir "$STATE/etcd" \
+		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster lab5=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+		--unsafe-no-fsync --quota-backend-bytes 4294967296
+	wait_for etcd 30 in_netns curl -sf http://127.0.0.1:2381/health
+
+	# The endpoint reconciler is off: a loopback advertise address cannot be
+	# published in the "kubernetes" Endpoints.
+	start kube-apiserver kube-apiserver \
+		--etcd-servers http://127.0.0.1:2379 \
+		--bind-address 127.0.0.1 --secure-port 6443 --advertise-address 127.0.0.1 \
+		--endpoint-reconciler-type none \
+		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+		--client-ca-file "$pki/ca.crt" \
+		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-cluster-ip-range 10.96.0.0/16 --service-node-port-range 30000-32767 \
+		--authorization-mode Node,RBAC --allow-privileged=true
+	wait_for kube-apiserver 90 kctl get --raw /readyz
+
+	start kube-controller-manager kube-controller-manager \
+		--kubeconfig "$KUBECONFIG_FILE" --bind-address 127.0.0.1 --secure-port 10257 \
+		--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+		--use-service-account-credentials --leader-elect=false \
+		--flex-volume-plugin-dir "$STATE/flexvolume"
+	start kube-scheduler kube-scheduler \
+		--kubeconfig "$KUBECONFIG_FILE" --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
+	start kwok kwok \
+		--kubeconfig "$KUBECONFIG_FILE" --config "$STATE/kwok-stages.yaml" \
+		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+		--cidr 10.244.0.0/16 --node-ip 10.0.0.10 --server-address 127.0.0.1:10247
+	fake_nodes
+	wait_for "default ServiceAccount" 60 kctl -n default get serviceaccount default
+	wait_for "fake nodes" 60 bash -c "[ \"\$(ip netns exec $NETNS kubectl --kubeconfig $KUBECONFIG_FILE get nodes --no-headers 2>/dev/null | grep -cw Ready)\" -ge $FAKE_NODES ]"
+	log "control plane up in $((SECONDS - t0))s; kubeconfig: $KUBECONFIG_FILE; namespace: $NETNS"
+}
+
+down() {
+	local name pid stopped=0
+	for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+		pid=$(cat "$STATE/$name.pid" 2>/dev/null) || continue
+		if kill -0 "$pid" 2>/dev/null; then
+			kill "$pid" 2>/dev/null || true
+			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -9 "$pid" 2>/dev/null || true
+			stopped=$((stopped + 1))
+		fi
+		rm -f "$STATE/$name.pid"
+	done
+	log "stopped $stopped component(s)"
+	if [ "${1:-}" = --purge ]; then
+		rm -rf "$STATE"
+		ip netns del "$NETNS" 2>/dev/null || true
+		log "removed $STATE and network namespace $NETNS"
+	fi
+}
+
+status() {
+	local name rc=0
+	for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+		if running "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
+	done
+	return $rc
+}
+
+case ${1:-} in
+up) up ;;
+down) shift; down "$@" ;;
+status) status ;;
+netns) echo "$NETNS" ;;
+exec)
+	shift
+	ensure_netns
+	exec ip netns exec "$NETNS" env KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_FILE}" "$@"
+	;;
+*) die "usage: $0 up|down [--purge]|status|netns|exec CMD..." ;;
+esac

@@ -1,0 +1,21 @@
+# Settings for running Pulumi and Go locally, in one place. Sourced by the
+# other hack/ scripts; every value can be overridden from the environment.
+#
+# The dev stack's secrets (Pulumi.dev.yaml) are encrypted with a passphrase
+# that is published here on purpose: the stack targets a throwaway local
+# control plane and its only secret is a demo MinIO password. For any real
+# cluster create your own stack with your own passphrase (see README).
+LAB5_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH=$LAB5_ROOT/.tools/bin:$PATH
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export PULUMI_HOME=${PULUMI_HOME:-$LAB5_ROOT/.pulumi/home}
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$LAB5_ROOT/.pulumi/state}
+export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-lab5-dev-stack-not-a-secret}
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export KUBECACHEDIR=${KUBECACHEDIR:-$LAB5_ROOT/.cluster/kube-cache}
+mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}" 2>/dev/null || true
+
+phase() { printf '\n=== %s\n' "$*" >&2; }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs pulumi on the lab stack: against the cluster KUBECONFIG points at when
+# it answers, otherwise against the local control plane (started on demand,
+# pulumi then runs inside its loopback-only network namespace).
+#
+# Usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]
+# Env:   STACK (default dev), and everything hack/env.sh reads.
+set -euo pipefail
+# shellcheck source=env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$LAB5_ROOT/tools/versions.env"
+cd "$LAB5_ROOT"
+STACK=${STACK:-dev}
+action=${1:?usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]}
+shift
+
+command -v pulumi >/dev/null || { echo "pulumi not found: run make tools" >&2; exit 1; }
+
+# The Kubernetes provider is built by make tools; register it with this
+# PULUMI_HOME so that no download is ever attempted.
+provider=$LAB5_ROOT/.tools/bin/pulumi-resource-kubernetes
+if [ -x "$provider" ] && ! pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$PULUMI_KUBERNETES_VERSION "; then
+	pulumi plugin install resource kubernetes "$PULUMI_KUBERNETES_VERSION" --file "$provider" >/dev/null
+fi
+
+if [ -n "${KUBECONFIG:-}" ] && kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; then
+	echo "target: the cluster of KUBECONFIG=$KUBECONFIG ($(kubectl config current-context))" >&2
+	run=()
+else
+	[ -z "${KUBECONFIG:-}" ] || echo "KUBECONFIG=$KUBECONFIG does not answer; using the local control plane" >&2
+	"$LAB5_ROOT/hack/cluster.sh" up
+	unset KUBECONFIG
+	# Inside the namespace there is no network: fetch modules first, then build offline.
+	go mod download
+	run=("$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod")
+	echo "target: local control plane (kubeconfig .cluster/kubeconfig)" >&2
+fi
+
+"${run[@]}" pulumi stack select --create "$STACK" >/dev/null
+case $action in
+up)
+	"${run[@]}" pulumi up --yes --stack "$STACK" "$@"
+	"${run[@]}" pulumi stack output --stack "$STACK"
+	;;
+preview) "${run[@]}" pulumi preview --stack "$STACK" "$@" ;;
+destroy) "${run[@]}" pulumi destroy --yes --stack "$STACK" "$@" ;;
+refresh) "${run[@]}" pulumi refresh --yes --stack "$STACK" "$@" ;;
+outputs) "${run[@]}" pulumi stack output --stack "$STACK" "$@" ;;
+*) echo "unknown action $action" >&2; exit 2 ;;
+esac
