@@ -1,0 +1,282 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Config is the stack configuration of the lab, read once by LoadConfig.
+//
+// Keys live in the project's namespace (`lab5:<key>` in Pulumi.<stack>.yaml).
+// The values are read with ctx.GetConfig, which is what the SDK's config
+// package does underneath; the config package itself is not used because it
+// pulls in a dependency (spf13/cast) that this module's go.sum does not carry.
+type Config struct {
+	// MinioRootUser is the MinIO root user (MINIO_ROOT_USER); >= 3 chars.
+	MinioRootUser string
+	// MinioRootPassword is the MinIO root password (MINIO_ROOT_PASSWORD), a
+	// secret output so it never appears in plain text in state or logs.
+	MinioRootPassword pulumi.StringOutput
+	// MinioImage is the MinIO server image (pinned release tag).
+	MinioImage string
+	// MinioStorageSize is the size of MinIO's PersistentVolumeClaim.
+	MinioStorageSize string
+	// MinioStorageClass is the StorageClass of MinIO's PVC; empty means the
+	// cluster's default class.
+	MinioStorageClass string
+
+	HistoryServerImage    string
+	HistoryServerReplicas int
+
+	PriceFetcherImage    string
+	PriceFetcherSchedule string
+	// PriceFetcherTimeZone is the CronJob's spec.timeZone: Nord Pool
+	// day-ahead prices are published early afternoon Estonian time.
+	PriceFetcherTimeZone string
+
+	EchoserverImage string
+	NginxImage      string
+	PostgresImage   string
+
+	// PublicNodeIP is the node address used in the Ingress host
+	// (echoserver.<ip>.nip.io) and in the NodePort URL.
+	PublicNodeIP string
+
+	// IngressAdmissionWebhook deploys the ingress-nginx admission webhook
+	// (its Service, certgen Jobs, RBAC and ValidatingWebhookConfiguration).
+	IngressAdmissionWebhook bool
+	// AwaitIngress makes Pulumi wait for the Ingress to get an address;
+	// false sets pulumi.com/skipAwait on it.
+	AwaitIngress bool
+	// LabTestResources deploys the lab's test-only objects (the lab's
+	// cleanup list).
+	LabTestResources bool
+}
+
+// Config keys (without the project prefix).
+const (
+	keyMinioRootUser           = "minioRootUser"
+	keyMinioRootPassword       = "minioRootPassword"
+	keyMinioImage              = "minioImage"
+	keyMinioStorageSize        = "minioStorageSize"
+	keyMinioStorageClass       = "minioStorageClass"
+	keyHistoryServerImage      = "historyServerImage"
+	keyHistoryServerReplicas   = "historyServerReplicas"
+	keyPriceFetcherImage       = "priceFetcherImage"
+	keyPriceFetcherSchedule    = "priceFetcherSchedule"
+	keyEchoserverImage         = "echoserverImage"
+	keyNginxImage              = "nginxImage"
+	keyPostgresImage           = "postgresImage"
+	keyPublicNodeIP            = "publicNodeIP"
+	keyIngressAdmissionWebhook = "ingressAdmissionWebhook"
+	keyAwaitIngress            = "awaitIngress"
+	keyLabTestResources        = "labTestResources"
+)
+
+// Defaults for every optional key.
+const (
+	DefaultMinioRootUser         = "minio-admin"
+	DefaultMinioImage            = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
+	DefaultMinioStorageSize      = "1Gi"
+	DefaultHistoryServerImage    = "history-server:0.1.0"
+	DefaultHistoryServerReplicas = 2
+	DefaultPriceFetcherImage     = "price-fetcher:0.1.0"
+	DefaultPriceFetcherSchedule  = "30 15 * * *"
+	PriceFetcherTimeZone         = "Europe/Tallinn"
+	// DefaultEchoserverImage is the image whose response the lab shows
+	// ({"host":{"hostname":...}); it listens on $PORT, 80 by default.
+	DefaultEchoserverImage = "ealen/echo-server:0.9.2"
+	DefaultNginxImage      = "nginx:1.27.5"
+	// DefaultPostgresImage is the image the lab's StatefulSet names.
+	DefaultPostgresImage = "bitnami/postgresql:15.4.0"
+	DefaultPublicNodeIP  = "127.0.0.1"
+)
+
+var (
+	// quantityRe accepts the Kubernetes quantities a PVC size is written in
+	// (1Gi, 500Mi, 10G, 1.5Gi).
+	quantityRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
+	// dnsSubdomainRe is a StorageClass name (RFC 1123 subdomain).
+	dnsSubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	// imageRe is a loose container image reference check: no blanks, no
+	// scheme, something after an optional registry/path, optional tag and
+	// digest.
+	imageRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$`)
+	// cronFieldRe is one field of a 5-field cron expression.
+	cronFieldRe = regexp.MustCompile(`^[0-9A-Za-z*/,\-?]+$`)
+	// cronMacros are the schedule shorthands the CronJob controller accepts.
+	cronMacros = map[string]bool{
+		"@yearly": true, "@annually": true, "@monthly": true, "@weekly": true,
+		"@daily": true, "@midnight": true, "@hourly": true,
+	}
+)
+
+// LoadConfig reads, defaults and validates the stack configuration. All
+// problems are reported at once, each naming its key and how to fix it.
+func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	r := configReader{ctx: ctx, project: ctx.Project()}
+
+	c := &Config{
+		MinioRootUser:           r.str(keyMinioRootUser, DefaultMinioRootUser),
+		MinioImage:              r.image(keyMinioImage, DefaultMinioImage),
+		MinioStorageSize:        r.str(keyMinioStorageSize, DefaultMinioStorageSize),
+		MinioStorageClass:       r.str(keyMinioStorageClass, ""),
+		HistoryServerImage:      r.image(keyHistoryServerImage, DefaultHistoryServerImage),
+		HistoryServerReplicas:   r.integer(keyHistoryServerReplicas, DefaultHistoryServerReplicas),
+		PriceFetcherImage:       r.image(keyPriceFetcherImage, DefaultPriceFetcherImage),
+		PriceFetcherSchedule:    r.str(keyPriceFetcherSchedule, DefaultPriceFetcherSchedule),
+		PriceFetcherTimeZone:    PriceFetcherTimeZone,
+		EchoserverImage:         r.image(keyEchoserverImage, DefaultEchoserverImage),
+		NginxImage:              r.image(keyNginxImage, DefaultNginxImage),
+		PostgresImage:           r.image(keyPostgresImage, DefaultPostgresImage),
+		PublicNodeIP:            r.str(keyPublicNodeIP, DefaultPublicNodeIP),
+		IngressAdmissionWebhook: r.boolean(keyIngressAdmissionWebhook, true),
+		AwaitIngress:            r.boolean(keyAwaitIngress, true),
+		LabTestResources:        r.boolean(keyLabTestResources, true),
+	}
+
+	if n := len(c.MinioRootUser); n < 3 {
+		r.fail(keyMinioRootUser, "must be at least 3 characters (MinIO refuses shorter root users), got %d", n)
+	}
+
+	// The password: required, a secret, at least 8 characters (MinIO's rule).
+	password, ok := ctx.GetConfig(r.key(keyMinioRootPassword))
+	switch {
+	case !ok || password == "":
+		r.fail(keyMinioRootPassword, "is required: run `pulumi config set --secret %s <value>` (at least 8 characters)", keyMinioRootPassword)
+	case len(password) < 8:
+		r.fail(keyMinioRootPassword, "must be at least 8 characters (MinIO refuses shorter root passwords): run `pulumi config set --secret %s <value>`", keyMinioRootPassword)
+	default:
+		if !ctx.IsConfigSecret(r.key(keyMinioRootPassword)) {
+			_ = ctx.Log.Warn(fmt.Sprintf("%s is stored in plain text in the stack config; "+
+				"run `pulumi config set --secret %s <value>` to encrypt it", r.key(keyMinioRootPassword), keyMinioRootPassword), nil)
+		}
+	}
+	c.MinioRootPassword = pulumi.ToSecret(pulumi.String(password)).(pulumi.StringOutput)
+
+	if !quantityRe.MatchString(c.MinioStorageSize) {
+		r.fail(keyMinioStorageSize, "must be a Kubernetes quantity such as 1Gi or 500Mi, got %q", c.MinioStorageSize)
+	}
+	if c.MinioStorageClass != "" && (len(c.MinioStorageClass) > 253 || !dnsSubdomainRe.MatchString(c.MinioStorageClass)) {
+		r.fail(keyMinioStorageClass, "must be a StorageClass name (lower-case DNS subdomain) or empty for the cluster default, got %q", c.MinioStorageClass)
+	}
+	if !r.failed(keyHistoryServerReplicas) && (c.HistoryServerReplicas < 1 || c.HistoryServerReplicas > 20) {
+		r.fail(keyHistoryServerReplicas, "must be between 1 and 20, got %d", c.HistoryServerReplicas)
+	}
+	if err := validateSchedule(c.PriceFetcherSchedule); err != nil {
+		r.fail(keyPriceFetcherSchedule, "%v", err)
+	}
+	if addr, err := netip.ParseAddr(c.PublicNodeIP); err != nil {
+		r.fail(keyPublicNodeIP, "must be an IPv4 address such as 192.0.2.10 (the node's public IP), got %q", c.PublicNodeIP)
+	} else if !addr.Is4() {
+		r.fail(keyPublicNodeIP, "must be an IPv4 address: nip.io host names embed a dotted IPv4 address, got %q", c.PublicNodeIP)
+	}
+
+	if len(r.errs) > 0 {
+		return nil, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+// IngressHost is the Ingress rule's host: echoserver.<publicNodeIP>.nip.io.
+func (c *Config) IngressHost() string {
+	return fmt.Sprintf("echoserver.%s.nip.io", c.PublicNodeIP)
+}
+
+// validateSchedule checks a CronJob schedule: a macro or five fields. The
+// time zone comes from spec.timeZone, so CRON_TZ=/TZ= prefixes (rejected by
+// the API server when timeZone is set) are refused here.
+func validateSchedule(s string) error {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
+		return fmt.Errorf("must not carry a TZ= prefix: the CronJob's timeZone is %s", PriceFetcherTimeZone)
+	}
+	if cronMacros[s] {
+		return nil
+	}
+	fields := strings.Fields(s)
+	if len(fields) != 5 {
+		return fmt.Errorf("must be a cron expression with 5 fields (minute hour day-of-month month day-of-week), got %q", s)
+	}
+	for _, f := range fields {
+		if !cronFieldRe.MatchString(f) {
+			return fmt.Errorf("has an invalid field %q in %q", f, s)
+		}
+	}
+	return nil
+}
+
+// configReader reads typed values and collects errors.
+type configReader struct {
+	ctx     *pulumi.Context
+	project string
+	errs    []error
+	bad     map[string]bool
+}
+
+func (r *configReader) key(k string) string { return r.project + ":" + k }
+
+func (r *configReader) fail(k, format string, args ...any) {
+	if r.bad == nil {
+		r.bad = map[string]bool{}
+	}
+	r.bad[k] = true
+	r.errs = append(r.errs, fmt.Errorf("%s %s", r.key(k), fmt.Sprintf(format, args...)))
+}
+
+func (r *configReader) failed(k string) bool { return r.bad[k] }
+
+func (r *configReader) raw(k string) (string, bool) {
+	v, ok := r.ctx.GetConfig(r.key(k))
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSpace(v), true
+}
+
+func (r *configReader) str(k, def string) string {
+	if v, ok := r.raw(k); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *configReader) image(k, def string) string {
+	v := r.str(k, def)
+	if !imageRe.MatchString(v) || strings.Contains(v, "://") {
+		r.fail(k, "must be a container image reference such as registry/name:tag, got %q", v)
+	}
+	return v
+}
+
+func (r *configReader) integer(k string, def int) int {
+	v, ok := r.raw(k)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(k, "must be an integer, got %q", v)
+		return def
+	}
+	return n
+}
+
+func (r *configReader) boolean(k string, def bool) bool {
+	v, ok := r.raw(k)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(k, "must be true or false, got %q", v)
+		return def
+	}
+	return b
+}

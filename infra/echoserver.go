@@ -1,0 +1,156 @@
+package infra
+
+import (
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const (
+	EchoserverName            = "echoserver"
+	EchoserverNodePortSvcName = "echoserver-service-nodeport"
+	EchoserverPort            = 80
+	// EchoserverNodePort is the lab's fixed node port.
+	EchoserverNodePort = 30001
+)
+
+var echoserverLabLabels = map[string]string{"app": EchoserverName}
+
+// EchoserverArgs configures one echoserver instance.
+type EchoserverArgs struct {
+	// Namespace is the namespace to deploy into: an output of a created
+	// Namespace, or pulumi.String("default").
+	Namespace pulumi.StringInput
+	// NamespaceName is the same namespace as a plain string, for Pulumi
+	// resource names and labels.
+	NamespaceName string
+	Image         string
+	// NodePort, when not 0, also creates the NodePort Service
+	// echoserver-service-nodeport with this nodePort.
+	NodePort int
+}
+
+// Echoserver is the lab's echoserver: a bare Pod (as in lab 3), its
+// ClusterIP Service and, optionally, a NodePort Service.
+type Echoserver struct {
+	pulumi.ResourceState
+
+	// ServiceName is "echoserver" once the ClusterIP Service exists.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// ServicePort is the ClusterIP Service's port (80).
+	ServicePort pulumi.IntOutput `pulumi:"servicePort"`
+	// NodePort is the created NodePort Service's nodePort (30001); only set
+	// when EchoserverArgs.NodePort != 0.
+	NodePort pulumi.IntOutput `pulumi:"nodePort"`
+}
+
+// NewEchoserver creates an echoserver in one namespace.
+func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts ...pulumi.ResourceOption) (*Echoserver, error) {
+	comp := &Echoserver{}
+	if err := ctx.RegisterComponentResource("lab5:infra:Echoserver", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	labels := appLabels{
+		Name: EchoserverName, Instance: urnName(EchoserverName, args.NamespaceName), Component: "echo",
+		Lab: echoserverLabLabels,
+	}
+
+	_, err := corev1.NewPod(ctx, name, &corev1.PodArgs{
+		Metadata: objectMeta(EchoserverName, args.Namespace, labels.all()),
+		Spec: &corev1.PodSpecArgs{
+			AutomountServiceAccountToken: pulumi.Bool(false),
+			Containers: corev1.ContainerArray{
+				corev1.ContainerArgs{
+					Name:  pulumi.String(EchoserverName),
+					Image: pulumi.String(args.Image),
+					Env: corev1.EnvVarArray{
+						plainEnv("PORT", pulumi.Sprintf("%d", EchoserverPort)),
+					},
+					Ports: corev1.ContainerPortArray{
+						corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(EchoserverPort)},
+					},
+					Resources: resourceSpec{
+						CPURequest: "10m", MemoryRequest: "32Mi",
+						CPULimit: "200m", MemoryLimit: "128Mi",
+					}.args(),
+					// ealen/echo-server runs as the image's (root) user
+					// and binds port 80, so it cannot be forced to a
+					// non-root uid; it keeps only NET_BIND_SERVICE, with
+					// no privilege escalation and RuntimeDefault seccomp.
+					SecurityContext: imageUserSecurityContext("NET_BIND_SERVICE"),
+				},
+			},
+		},
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, err
+	}
+
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: objectMeta(EchoserverName, args.Namespace, labels.all()),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: labels.selector(),
+			Ports: corev1.ServicePortArray{
+				corev1.ServicePortArgs{
+					Port:       pulumi.Int(EchoserverPort),
+					TargetPort: pulumi.Int(EchoserverPort),
+					Protocol:   pulumi.String("TCP"),
+				},
+			},
+		},
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, err
+	}
+	comp.ServiceName = nameOf(svc.Metadata)
+	comp.ServicePort = pulumi.Int(EchoserverPort).ToIntOutput()
+	outputs := pulumi.Map{"serviceName": comp.ServiceName, "servicePort": comp.ServicePort}
+
+	if args.NodePort != 0 {
+		np, err := corev1.NewService(ctx, name+"-nodeport", &corev1.ServiceArgs{
+			Metadata: objectMeta(EchoserverNodePortSvcName, args.Namespace, labels.all()),
+			Spec: &corev1.ServiceSpecArgs{
+				Type:     pulumi.String("NodePort"),
+				Selector: labels.selector(),
+				Ports: corev1.ServicePortArray{
+					corev1.ServicePortArgs{
+						Port:       pulumi.Int(EchoserverPort),
+						TargetPort: pulumi.Int(EchoserverPort),
+						NodePort:   pulumi.Int(args.NodePort),
+						Protocol:   pulumi.String("TCP"),
+					},
+				},
+			},
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return nil, err
+		}
+		comp.NodePort = firstNodePort(np, "")
+		outputs["nodePort"] = comp.NodePort
+	}
+
+	if err := ctx.RegisterResourceOutputs(comp, outputs); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// firstNodePort reads the nodePort of the port named portName (or of the
+// first port when portName is empty) from a created Service: the value the
+// API server allocated or accepted, not the requested one.
+func firstNodePort(svc *corev1.Service, portName string) pulumi.IntOutput {
+	return svc.Spec.Ports().ApplyT(func(ports []corev1.ServicePort) (int, error) {
+		for _, p := range ports {
+			if portName != "" && (p.Name == nil || *p.Name != portName) {
+				continue
+			}
+			if p.NodePort == nil || *p.NodePort == 0 {
+				break
+			}
+			return *p.NodePort, nil
+		}
+		return 0, fmt.Errorf("service has no nodePort for port %q", portName)
+	}).(pulumi.IntOutput)
+}

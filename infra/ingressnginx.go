@@ -1,0 +1,651 @@
+package infra
+
+import (
+	admissionregistrationv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/admissionregistration/v1"
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// The ingress-nginx controller, declared as typed resources that mirror
+// the upstream bare-metal static manifest of controller-v1.15.1
+// (deploy/static/provider/baremetal/deploy.yaml in kubernetes/ingress-nginx).
+//
+// The lab installs v1.8.2; v1.15.1 is the last release and is not affected
+// by CVE-2025-1974 (IngressNightmare). ingress-nginx is retired (March
+// 2026): everything about it lives in this file so that a Gateway API
+// implementation can replace it as one unit.
+//
+// Differences from upstream, each deliberate:
+//   - every container has resource limits as well as requests (project
+//     rule; upstream sets requests only);
+//   - objects also carry app.kubernetes.io/managed-by=pulumi;
+//   - the admission Jobs have no ttlSecondsAfterFinished (see
+//     newAdmissionJob);
+//   - the ValidatingWebhookConfiguration is created only once the
+//     controller Deployment is ready (Pulumi waits for it), so there is no
+//     window in which a failurePolicy=Fail webhook without a backend rejects
+//     every Ingress in the cluster;
+//   - with AdmissionWebhook=false the admission webhook is left out
+//     entirely (for control planes whose pods never run).
+
+// Images, pinned by digest: the single place to bump the release.
+const (
+	IngressNginxVersion  = "1.15.1"
+	ingressNginxImage    = "registry.k8s.io/ingress-nginx/controller:v1.15.1@sha256:594ceea76b01c592858f803f9ff4d2cb40542cae2060410b2c95f75907d659e1"
+	webhookCertgenImage  = "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.9@sha256:01038e7de14b78d702d2849c3aad72fd25903c4765af63cf16aa3398f5d5f2dd"
+	ingressNginxInstance = "ingress-nginx"
+)
+
+// Object names of the upstream manifest.
+const (
+	IngressNginxNamespace          = "ingress-nginx"
+	IngressNginxControllerName     = "ingress-nginx-controller"
+	IngressNginxAdmissionName      = "ingress-nginx-admission"
+	IngressNginxAdmissionSvcName   = "ingress-nginx-controller-admission"
+	IngressNginxAdmissionCreateJob = "ingress-nginx-admission-create"
+	IngressNginxAdmissionPatchJob  = "ingress-nginx-admission-patch"
+	// IngressClassNginx is the IngressClass the lab's Ingress names.
+	IngressClassNginx = "nginx"
+
+	ingressNginxSAName        = "ingress-nginx"
+	ingressNginxRBACName      = "ingress-nginx"
+	ingressNginxElectionID    = "ingress-nginx-leader"
+	ingressNginxControllerCls = "k8s.io/ingress-nginx"
+	ingressNginxWebhookName   = "validate.nginx.ingress.kubernetes.io"
+	ingressNginxCertDir       = "/usr/local/certificates/"
+)
+
+// IngressNginxArgs configures the controller.
+type IngressNginxArgs struct {
+	// AdmissionWebhook deploys the validating admission webhook: its
+	// Service, ServiceAccount and RBAC, the certgen Jobs, the
+	// ValidatingWebhookConfiguration and the controller's webhook
+	// args/port/volume. Leave it off on control planes whose pods do not
+	// run (a webhook without a backend rejects or stalls every Ingress).
+	AdmissionWebhook bool
+}
+
+// IngressNginx is the ingress-nginx controller and everything it needs.
+type IngressNginx struct {
+	pulumi.ResourceState
+
+	// Namespace is "ingress-nginx" once the Namespace exists.
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// IngressClassName is "nginx" once the IngressClass exists.
+	IngressClassName pulumi.StringOutput `pulumi:"ingressClassName"`
+	// ServiceName is the controller's NodePort Service.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// HTTPNodePort is the node port of the controller Service's http port,
+	// as allocated by the API server.
+	HTTPNodePort pulumi.IntOutput `pulumi:"httpNodePort"`
+	// HTTPSNodePort is the node port of the https port.
+	HTTPSNodePort pulumi.IntOutput `pulumi:"httpsNodePort"`
+}
+
+// ingressNginxLabels are upstream's labels; component is "" for the
+// objects upstream labels without one (Namespace, ClusterRole/Binding).
+func ingressNginxLabels(component string, withPartOf bool) pulumi.StringMap {
+	m := pulumi.StringMap{
+		labelInstance:  pulumi.String(ingressNginxInstance),
+		labelName:      pulumi.String("ingress-nginx"),
+		labelManagedBy: pulumi.String(managedByPulumi),
+	}
+	if withPartOf {
+		m[labelPartOf] = pulumi.String("ingress-nginx")
+		m["app.kubernetes.io/version"] = pulumi.String(IngressNginxVersion)
+	}
+	if component != "" {
+		m[labelComponent] = pulumi.String(component)
+	}
+	return m
+}
+
+// ingressNginxSelector selects the controller pods.
+func ingressNginxSelector() pulumi.StringMap {
+	return pulumi.StringMap{
+		labelComponent: pulumi.String("controller"),
+		labelInstance:  pulumi.String(ingressNginxInstance),
+		labelName:      pulumi.String("ingress-nginx"),
+	}
+}
+
+func policyRule(groups, resources, verbs []string, resourceNames ...string) rbacv1.PolicyRuleInput {
+	r := rbacv1.PolicyRuleArgs{
+		ApiGroups: pulumi.ToStringArray(groups),
+		Resources: pulumi.ToStringArray(resources),
+		Verbs:     pulumi.ToStringArray(verbs),
+	}
+	if len(resourceNames) > 0 {
+		r.ResourceNames = pulumi.ToStringArray(resourceNames)
+	}
+	return r
+}
+
+var (
+	core      = []string{""}
+	netK8s    = []string{"networking.k8s.io"}
+	coordK8s  = []string{"coordination.k8s.io"}
+	discovery = []string{"discovery.k8s.io"}
+	getListW  = []string{"get", "list", "watch"}
+)
+
+// NewIngressNginx creates the ingress-nginx controller.
+func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, opts ...pulumi.ResourceOption) (*IngressNginx, error) {
+	if args == nil {
+		args = &IngressNginxArgs{}
+	}
+	comp := &IngressNginx{}
+	if err := ctx.RegisterComponentResource("lab5:infra:IngressNginx", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+	webhook := args.AdmissionWebhook
+
+	// Namespace.
+	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
+		Metadata: clusterObjectMeta(IngressNginxNamespace, ingressNginxLabels("", false)),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	namespace := nameOf(ns.Metadata)
+	ctrlLabels := ingressNginxLabels("controller", true)
+	admLabels := ingressNginxLabels("admission-webhook", true)
+
+	// ServiceAccounts.
+	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
+		Metadata:                     objectMeta(ingressNginxSAName, namespace, ctrlLabels),
+		AutomountServiceAccountToken: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	saName := nameOf(sa.Metadata)
+
+	// Controller RBAC: namespaced Role.
+	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{
+		Metadata: objectMeta(ingressNginxRBACName, namespace, ctrlLabels),
+		Rules: rbacv1.PolicyRuleArray{
+			policyRule(core, []string{"namespaces"}, []string{"get"}),
+			policyRule(core, []string{"configmaps", "pods", "secrets", "endpoints"}, getListW),
+			policyRule(core, []string{"services"}, getListW),
+			policyRule(netK8s, []string{"ingresses"}, getListW),
+			policyRule(netK8s, []string{"ingresses/status"}, []string{"update"}),
+			policyRule(netK8s, []string{"ingressclasses"}, getListW),
+			policyRule(coordK8s, []string{"leases"}, []string{"get", "update"}, ingressNginxElectionID),
+			policyRule(coordK8s, []string{"leases"}, []string{"create"}),
+			policyRule(core, []string{"events"}, []string{"create", "patch"}),
+			policyRule(discovery, []string{"endpointslices"}, []string{"list", "watch", "get"}),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// Controller RBAC: ClusterRole.
+	clusterRole, err := rbacv1.NewClusterRole(ctx, name, &rbacv1.ClusterRoleArgs{
+		Metadata: clusterObjectMeta(ingressNginxRBACName, ingressNginxLabels("", true)),
+		Rules: rbacv1.PolicyRuleArray{
+			policyRule(core, []string{"configmaps", "endpoints", "nodes", "pods", "secrets", "namespaces"}, []string{"list", "watch"}),
+			policyRule(coordK8s, []string{"leases"}, []string{"list", "watch"}),
+			policyRule(core, []string{"nodes"}, []string{"get"}),
+			policyRule(core, []string{"services"}, getListW),
+			policyRule(netK8s, []string{"ingresses"}, getListW),
+			policyRule(core, []string{"events"}, []string{"create", "patch"}),
+			policyRule(netK8s, []string{"ingresses/status"}, []string{"update"}),
+			policyRule(netK8s, []string{"ingressclasses"}, getListW),
+			policyRule(discovery, []string{"endpointslices"}, []string{"list", "watch", "get"}),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	subject := func(saName pulumi.StringInput) rbacv1.SubjectArray {
+		return rbacv1.SubjectArray{rbacv1.SubjectArgs{
+			Kind:      pulumi.String("ServiceAccount"),
+			Name:      saName,
+			Namespace: namespace,
+		}}
+	}
+
+	roleBinding, err := rbacv1.NewRoleBinding(ctx, name, &rbacv1.RoleBindingArgs{
+		Metadata: objectMeta(ingressNginxRBACName, namespace, ctrlLabels),
+		RoleRef: rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("Role"),
+			Name:     nameOf(role.Metadata),
+		},
+		Subjects: subject(saName),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	clusterRoleBinding, err := rbacv1.NewClusterRoleBinding(ctx, name, &rbacv1.ClusterRoleBindingArgs{
+		Metadata: clusterObjectMeta(ingressNginxRBACName, ingressNginxLabels("", true)),
+		RoleRef: rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("ClusterRole"),
+			Name:     nameOf(clusterRole.Metadata),
+		},
+		Subjects: subject(saName),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// ConfigMap (empty, as upstream: the controller's defaults).
+	configMap, err := corev1.NewConfigMap(ctx, name+"-controller", &corev1.ConfigMapArgs{
+		Metadata: objectMeta(IngressNginxControllerName, namespace, ctrlLabels),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// The controller's NodePort Service: http 80 and https 443, node ports
+	// allocated by the API server (the lab reads the http one).
+	svc, err := corev1.NewService(ctx, name+"-controller", &corev1.ServiceArgs{
+		Metadata: objectMeta(IngressNginxControllerName, namespace, ctrlLabels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:           pulumi.String("NodePort"),
+			IpFamilies:     pulumi.StringArray{pulumi.String("IPv4")},
+			IpFamilyPolicy: pulumi.String("SingleStack"),
+			Selector:       ingressNginxSelector(),
+			Ports: corev1.ServicePortArray{
+				corev1.ServicePortArgs{
+					AppProtocol: pulumi.String("http"),
+					Name:        pulumi.String("http"),
+					Port:        pulumi.Int(80),
+					Protocol:    pulumi.String("TCP"),
+					TargetPort:  pulumi.String("http"),
+				},
+				corev1.ServicePortArgs{
+					AppProtocol: pulumi.String("https"),
+					Name:        pulumi.String("https"),
+					Port:        pulumi.Int(443),
+					Protocol:    pulumi.String("TCP"),
+					TargetPort:  pulumi.String("https"),
+				},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// The admission webhook's identity, RBAC, Service and certificate Job.
+	var (
+		adm             *admissionParts
+		controllerDeps  = []pulumi.Resource{configMap, roleBinding, clusterRoleBinding}
+		controllerArgs  = pulumi.StringArray{}
+		controllerPorts = corev1.ContainerPortArray{
+			corev1.ContainerPortArgs{ContainerPort: pulumi.Int(80), Name: pulumi.String("http"), Protocol: pulumi.String("TCP")},
+			corev1.ContainerPortArgs{ContainerPort: pulumi.Int(443), Name: pulumi.String("https"), Protocol: pulumi.String("TCP")},
+		}
+		volumeMounts corev1.VolumeMountArray
+		volumes      corev1.VolumeArray
+	)
+	for _, a := range []string{
+		"/nginx-ingress-controller",
+		"--election-id=" + ingressNginxElectionID,
+		"--controller-class=" + ingressNginxControllerCls,
+		"--ingress-class=" + IngressClassNginx,
+		"--configmap=$(POD_NAMESPACE)/" + IngressNginxControllerName,
+	} {
+		controllerArgs = append(controllerArgs, pulumi.String(a))
+	}
+	if webhook {
+		adm, err = newAdmissionParts(ctx, name, namespace, admLabels, ctrlLabels, parent)
+		if err != nil {
+			return nil, err
+		}
+		// The controller mounts the Secret the create Job generates.
+		controllerDeps = append(controllerDeps, adm.createJob)
+		controllerArgs = append(controllerArgs,
+			pulumi.String("--validating-webhook=:8443"),
+			pulumi.String("--validating-webhook-certificate="+ingressNginxCertDir+"cert"),
+			pulumi.String("--validating-webhook-key="+ingressNginxCertDir+"key"),
+		)
+		controllerPorts = append(controllerPorts, corev1.ContainerPortArgs{
+			ContainerPort: pulumi.Int(8443), Name: pulumi.String("webhook"), Protocol: pulumi.String("TCP"),
+		})
+		volumeMounts = corev1.VolumeMountArray{corev1.VolumeMountArgs{
+			MountPath: pulumi.String(ingressNginxCertDir),
+			Name:      pulumi.String("webhook-cert"),
+			ReadOnly:  pulumi.Bool(true),
+		}}
+		volumes = corev1.VolumeArray{corev1.VolumeArgs{
+			Name:   pulumi.String("webhook-cert"),
+			Secret: &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(IngressNginxAdmissionName)},
+		}}
+	}
+
+	healthz := func(failureThreshold int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			FailureThreshold: pulumi.Int(failureThreshold),
+			HttpGet: &corev1.HTTPGetActionArgs{
+				Path:   pulumi.String("/healthz"),
+				Port:   pulumi.Int(10254),
+				Scheme: pulumi.String("HTTP"),
+			},
+			InitialDelaySeconds: pulumi.Int(10),
+			PeriodSeconds:       pulumi.Int(10),
+			SuccessThreshold:    pulumi.Int(1),
+			TimeoutSeconds:      pulumi.Int(1),
+		}
+	}
+	fieldEnv := func(envName, path string) corev1.EnvVarInput {
+		return corev1.EnvVarArgs{
+			Name: pulumi.String(envName),
+			ValueFrom: &corev1.EnvVarSourceArgs{
+				FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String(path)},
+			},
+		}
+	}
+
+	deployment, err := appsv1.NewDeployment(ctx, name+"-controller", &appsv1.DeploymentArgs{
+		Metadata: objectMeta(IngressNginxControllerName, namespace, ctrlLabels),
+		Spec: &appsv1.DeploymentSpecArgs{
+			MinReadySeconds:      pulumi.Int(0),
+			RevisionHistoryLimit: pulumi.Int(10),
+			Selector:             &metav1.LabelSelectorArgs{MatchLabels: ingressNginxSelector()},
+			Strategy: &appsv1.DeploymentStrategyArgs{
+				Type:          pulumi.String("RollingUpdate"),
+				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxUnavailable: pulumi.Int(1)},
+			},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: ctrlLabels},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(true),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:            pulumi.String("controller"),
+						Image:           pulumi.String(ingressNginxImage),
+						ImagePullPolicy: pulumi.String("IfNotPresent"),
+						Args:            controllerArgs,
+						Env: corev1.EnvVarArray{
+							fieldEnv("POD_NAME", "metadata.name"),
+							fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+							plainEnv("LD_PRELOAD", pulumi.String("/usr/local/lib/libmimalloc.so")),
+						},
+						Lifecycle: &corev1.LifecycleArgs{
+							PreStop: &corev1.LifecycleHandlerArgs{
+								Exec: &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String("/wait-shutdown")}},
+							},
+						},
+						LivenessProbe:  healthz(5),
+						ReadinessProbe: healthz(3),
+						Ports:          controllerPorts,
+						Resources: resourceSpec{
+							CPURequest: "100m", MemoryRequest: "90Mi",
+							CPULimit: "1", MemoryLimit: "512Mi",
+						}.args(),
+						// Upstream's: uid 101 (www-data), no privilege
+						// escalation, only NET_BIND_SERVICE for :80/:443.
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false),
+							Capabilities: &corev1.CapabilitiesArgs{
+								Add:  pulumi.StringArray{pulumi.String("NET_BIND_SERVICE")},
+								Drop: pulumi.StringArray{pulumi.String("ALL")},
+							},
+							ReadOnlyRootFilesystem: pulumi.Bool(false),
+							RunAsGroup:             pulumi.Int(82),
+							RunAsNonRoot:           pulumi.Bool(true),
+							RunAsUser:              pulumi.Int(101),
+							SeccompProfile:         runtimeDefaultSeccomp(),
+						},
+						VolumeMounts: volumeMounts,
+					}},
+					DnsPolicy:                     pulumi.String("ClusterFirst"),
+					NodeSelector:                  pulumi.StringMap{"kubernetes.io/os": pulumi.String("linux")},
+					ServiceAccountName:            saName,
+					TerminationGracePeriodSeconds: pulumi.Int(300),
+					Volumes:                       volumes,
+				},
+			},
+		},
+	}, parent, pulumi.DependsOn(controllerDeps))
+	if err != nil {
+		return nil, err
+	}
+
+	ingressClass, err := networkingv1.NewIngressClass(ctx, name+"-"+IngressClassNginx, &networkingv1.IngressClassArgs{
+		Metadata: clusterObjectMeta(IngressClassNginx, ctrlLabels),
+		Spec: &networkingv1.IngressClassSpecArgs{
+			Controller: pulumi.String(ingressNginxControllerCls),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	if webhook {
+		if err := adm.finish(ctx, name, namespace, admLabels, deployment, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	comp.Namespace = namespace
+	comp.IngressClassName = nameOf(ingressClass.Metadata)
+	comp.ServiceName = nameOf(svc.Metadata)
+	comp.HTTPNodePort = firstNodePort(svc, "http")
+	comp.HTTPSNodePort = firstNodePort(svc, "https")
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"namespace":        comp.Namespace,
+		"ingressClassName": comp.IngressClassName,
+		"serviceName":      comp.ServiceName,
+		"httpNodePort":     comp.HTTPNodePort,
+		"httpsNodePort":    comp.HTTPSNodePort,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// admissionParts are the admission webhook's objects.
+type admissionParts struct {
+	saName    pulumi.StringOutput
+	bindings  []pulumi.Resource
+	service   *corev1.Service
+	createJob *batchv1.Job
+}
+
+// newAdmissionParts creates what the controller needs before it starts:
+// the admission ServiceAccount and RBAC, the admission Service and the Job
+// that generates the webhook's certificate Secret.
+func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.StringOutput,
+	admLabels, ctrlLabels pulumi.StringMap, parent pulumi.ResourceOption,
+) (*admissionParts, error) {
+	a := &admissionParts{}
+	urn := name + "-admission"
+
+	sa, err := corev1.NewServiceAccount(ctx, urn, &corev1.ServiceAccountArgs{
+		Metadata:                     objectMeta(IngressNginxAdmissionName, namespace, admLabels),
+		AutomountServiceAccountToken: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	a.saName = nameOf(sa.Metadata)
+	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
+		Kind:      pulumi.String("ServiceAccount"),
+		Name:      a.saName,
+		Namespace: namespace,
+	}}
+
+	role, err := rbacv1.NewRole(ctx, urn, &rbacv1.RoleArgs{
+		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
+		Rules: rbacv1.PolicyRuleArray{
+			policyRule(core, []string{"secrets"}, []string{"get", "create"}),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	clusterRole, err := rbacv1.NewClusterRole(ctx, urn, &rbacv1.ClusterRoleArgs{
+		Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
+		Rules: rbacv1.PolicyRuleArray{
+			policyRule([]string{"admissionregistration.k8s.io"}, []string{"validatingwebhookconfigurations"}, []string{"get", "update"}),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := rbacv1.NewRoleBinding(ctx, urn, &rbacv1.RoleBindingArgs{
+		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
+		RoleRef: rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("Role"),
+			Name:     nameOf(role.Metadata),
+		},
+		Subjects: subjects,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	crb, err := rbacv1.NewClusterRoleBinding(ctx, urn, &rbacv1.ClusterRoleBindingArgs{
+		Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
+		RoleRef: rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("ClusterRole"),
+			Name:     nameOf(clusterRole.Metadata),
+		},
+		Subjects: subjects,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	a.bindings = []pulumi.Resource{rb, crb}
+
+	a.service, err = corev1.NewService(ctx, name+"-controller-admission", &corev1.ServiceArgs{
+		Metadata: objectMeta(IngressNginxAdmissionSvcName, namespace, ctrlLabels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: ingressNginxSelector(),
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				AppProtocol: pulumi.String("https"),
+				Name:        pulumi.String("https-webhook"),
+				Port:        pulumi.Int(443),
+				TargetPort:  pulumi.String("webhook"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	a.createJob, err = newAdmissionJob(ctx, name+"-admission-create", IngressNginxAdmissionCreateJob, "create",
+		namespace, a.saName, admLabels, pulumi.StringArray{
+			pulumi.String("create"),
+			pulumi.Sprintf("--host=%[1]s,%[1]s.$(POD_NAMESPACE).svc", nameOf(a.service.Metadata)),
+			pulumi.String("--namespace=$(POD_NAMESPACE)"),
+			pulumi.String("--secret-name=" + IngressNginxAdmissionName),
+		}, parent, pulumi.DependsOn(a.bindings))
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// finish creates the ValidatingWebhookConfiguration once the controller
+// (its backend) is ready, then the Job that patches the generated CA into it.
+func (a *admissionParts) finish(ctx *pulumi.Context, name string, namespace pulumi.StringOutput,
+	admLabels pulumi.StringMap, controller *appsv1.Deployment, parent pulumi.ResourceOption,
+) error {
+	vwc, err := admissionregistrationv1.NewValidatingWebhookConfiguration(ctx, name+"-admission",
+		&admissionregistrationv1.ValidatingWebhookConfigurationArgs{
+			Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
+			Webhooks: admissionregistrationv1.ValidatingWebhookArray{admissionregistrationv1.ValidatingWebhookArgs{
+				AdmissionReviewVersions: pulumi.StringArray{pulumi.String("v1")},
+				ClientConfig: admissionregistrationv1.WebhookClientConfigArgs{
+					Service: &admissionregistrationv1.ServiceReferenceArgs{
+						Name:      nameOf(a.service.Metadata),
+						Namespace: namespace,
+						Path:      pulumi.String("/networking/v1/ingresses"),
+						Port:      pulumi.Int(443),
+					},
+				},
+				FailurePolicy: pulumi.String("Fail"),
+				MatchPolicy:   pulumi.String("Equivalent"),
+				Name:          pulumi.String(ingressNginxWebhookName),
+				Rules: admissionregistrationv1.RuleWithOperationsArray{admissionregistrationv1.RuleWithOperationsArgs{
+					ApiGroups:   pulumi.StringArray{pulumi.String("networking.k8s.io")},
+					ApiVersions: pulumi.StringArray{pulumi.String("v1")},
+					Operations:  pulumi.StringArray{pulumi.String("CREATE"), pulumi.String("UPDATE")},
+					Resources:   pulumi.StringArray{pulumi.String("ingresses")},
+				}},
+				SideEffects: pulumi.String("None"),
+			}},
+		},
+		parent,
+		pulumi.DependsOn([]pulumi.Resource{controller}),
+		// caBundle is written by the patch Job, not by this program:
+		// never diff or reset it.
+		pulumi.IgnoreChanges([]string{"webhooks[0].clientConfig.caBundle"}),
+	)
+	if err != nil {
+		return err
+	}
+
+	_, err = newAdmissionJob(ctx, name+"-admission-patch", IngressNginxAdmissionPatchJob, "patch",
+		namespace, a.saName, admLabels, pulumi.StringArray{
+			pulumi.String("patch"),
+			pulumi.Sprintf("--webhook-name=%s", nameOf(vwc.Metadata)),
+			pulumi.String("--namespace=$(POD_NAMESPACE)"),
+			pulumi.String("--patch-mutating=false"),
+			pulumi.String("--secret-name=" + IngressNginxAdmissionName),
+			pulumi.String("--patch-failure-policy=Fail"),
+		}, parent, pulumi.DependsOn(append([]pulumi.Resource{a.createJob}, a.bindings...)))
+	return err
+}
+
+// newAdmissionJob is one of upstream's two kube-webhook-certgen Jobs.
+//
+// ttlSecondsAfterFinished (upstream: 0) is deliberately left out. With 0 the
+// TTL controller deletes each Job as soon as it completes; Pulumi's state
+// still lists it, so every `pulumi refresh` drops the Jobs and the next
+// `pulumi up` re-creates them, re-running certgen each time (a permanent
+// diff). Without the TTL the completed Jobs stay, which is also what the
+// lab shows (`kubectl get pods -n ingress-nginx` lists the two Completed
+// admission pods). They are tiny, and `pulumi destroy` removes them.
+func newAdmissionJob(ctx *pulumi.Context, urn, jobName, container string, namespace, saName pulumi.StringOutput,
+	labels pulumi.StringMap, jobArgs pulumi.StringArray, opts ...pulumi.ResourceOption,
+) (*batchv1.Job, error) {
+	return batchv1.NewJob(ctx, urn, &batchv1.JobArgs{
+		Metadata: objectMeta(jobName, namespace, labels),
+		Spec: &batchv1.JobSpecArgs{
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(jobName), Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(true),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:            pulumi.String(container),
+						Image:           pulumi.String(webhookCertgenImage),
+						ImagePullPolicy: pulumi.String("IfNotPresent"),
+						Args:            jobArgs,
+						Env: corev1.EnvVarArray{corev1.EnvVarArgs{
+							Name: pulumi.String("POD_NAMESPACE"),
+							ValueFrom: &corev1.EnvVarSourceArgs{
+								FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")},
+							},
+						}},
+						Resources: resourceSpec{
+							CPURequest: "10m", MemoryRequest: "20Mi",
+							CPULimit: "100m", MemoryLimit: "64Mi",
+						}.args(),
+						// Upstream's: the "restricted" profile as uid 65532.
+						SecurityContext: nonRootSecurityContext(65532, true),
+					}},
+					NodeSelector:       pulumi.StringMap{"kubernetes.io/os": pulumi.String("linux")},
+					RestartPolicy:      pulumi.String("OnFailure"),
+					ServiceAccountName: saName,
+				},
+			},
+		},
+	}, opts...)
+}

@@ -1,0 +1,202 @@
+package infra
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Names of the stack outputs (ctx.Export keys).
+const (
+	OutputHistoryServerURL      = "historyServerUrl"
+	OutputMinioURL              = "minioUrl"
+	OutputEchoserverNodePortURL = "echoserverNodePortUrl"
+	OutputIngressURL            = "ingressUrl"
+	OutputIngressHTTPNodePort   = "ingressHttpNodePort"
+	OutputNamespaces            = "namespaces"
+)
+
+// Lab is the whole lab 5 deployment.
+type Lab struct {
+	pulumi.ResourceState
+
+	Namespaces      *Namespaces
+	IngressNginx    *IngressNginx
+	Minio           *Minio
+	HistoryServer   *HistoryServer
+	PriceFetcher    *PriceFetcher
+	Echoserver      *Echoserver // in default
+	EchoserverLab5  *Echoserver // in k8s-lab5; nil unless LabTestResources
+	NginxTest       *Nginx
+	NginxDefault    *Nginx    // nil unless LabTestResources
+	Postgres        *Postgres // nil unless LabTestResources
+	NetworkPolicies *NetworkPolicies
+	Ingress         *EchoserverIngress
+
+	// HistoryServerURL is http://history-server.production.svc.cluster.local:80.
+	HistoryServerURL pulumi.StringOutput `pulumi:"historyServerUrl"`
+	// MinioURL is http://minio.production.svc.cluster.local:9000.
+	MinioURL pulumi.StringOutput `pulumi:"minioUrl"`
+	// EchoserverNodePortURL is http://<publicNodeIP>:30001; only set when
+	// LabTestResources.
+	EchoserverNodePortURL pulumi.StringOutput `pulumi:"echoserverNodePortUrl"`
+	// IngressURL is http://echoserver.<publicNodeIP>.nip.io:<http nodePort>.
+	IngressURL pulumi.StringOutput `pulumi:"ingressUrl"`
+	// IngressHTTPNodePort is the ingress controller's http node port.
+	IngressHTTPNodePort pulumi.IntOutput `pulumi:"ingressHttpNodePort"`
+	// NamespaceNames lists the namespaces the stack owns.
+	NamespaceNames pulumi.StringArrayOutput `pulumi:"namespaces"`
+
+	outputs pulumi.Map
+}
+
+// Outputs returns the stack outputs, keyed by their export names:
+// main.go exports exactly these.
+func (l *Lab) Outputs() pulumi.Map {
+	out := pulumi.Map{}
+	for k, v := range l.outputs {
+		out[k] = v
+	}
+	return out
+}
+
+// NewLab creates every component of the lab, in dependency order.
+func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.ResourceOption) (*Lab, error) {
+	lab := &Lab{}
+	if err := ctx.RegisterComponentResource("lab5:infra:Lab", name, lab, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(lab)
+	var err error
+
+	if lab.Namespaces, err = NewNamespaces(ctx, "namespaces", &NamespacesArgs{
+		LabTestResources: cfg.LabTestResources,
+	}, parent); err != nil {
+		return nil, err
+	}
+	ns := lab.Namespaces
+
+	if lab.IngressNginx, err = NewIngressNginx(ctx, "ingress-nginx", &IngressNginxArgs{
+		AdmissionWebhook: cfg.IngressAdmissionWebhook,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	// production: MinIO, history-server, price-fetcher.
+	if lab.Minio, err = NewMinio(ctx, "minio", &MinioArgs{
+		Namespace:    ns.Production,
+		Image:        cfg.MinioImage,
+		RootUser:     cfg.MinioRootUser,
+		RootPassword: cfg.MinioRootPassword,
+		StorageSize:  cfg.MinioStorageSize,
+		StorageClass: cfg.MinioStorageClass,
+	}, parent); err != nil {
+		return nil, err
+	}
+	if lab.HistoryServer, err = NewHistoryServer(ctx, "history-server", &HistoryServerArgs{
+		Namespace:       ns.Production,
+		Image:           cfg.HistoryServerImage,
+		Replicas:        cfg.HistoryServerReplicas,
+		MinioEndpoint:   lab.Minio.Endpoint,
+		MinioSecretName: lab.Minio.SecretName,
+	}, parent); err != nil {
+		return nil, err
+	}
+	if lab.PriceFetcher, err = NewPriceFetcher(ctx, "price-fetcher", &PriceFetcherArgs{
+		Namespace:        ns.Production,
+		Image:            cfg.PriceFetcherImage,
+		Schedule:         cfg.PriceFetcherSchedule,
+		TimeZone:         cfg.PriceFetcherTimeZone,
+		HistoryServerURI: lab.HistoryServer.URL,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	// echoserver in default (kept) and in k8s-lab5 (test-only).
+	echoNodePort := 0
+	if cfg.LabTestResources {
+		echoNodePort = EchoserverNodePort
+	}
+	if lab.Echoserver, err = NewEchoserver(ctx, urnName(NamespaceDefault, EchoserverName), &EchoserverArgs{
+		Namespace:     ns.Default,
+		NamespaceName: NamespaceDefault,
+		Image:         cfg.EchoserverImage,
+		NodePort:      echoNodePort,
+	}, parent); err != nil {
+		return nil, err
+	}
+	if cfg.LabTestResources {
+		if lab.EchoserverLab5, err = NewEchoserver(ctx, urnName(NamespaceK8sLab5, EchoserverName), &EchoserverArgs{
+			Namespace:     ns.K8sLab5,
+			NamespaceName: NamespaceK8sLab5,
+			Image:         cfg.EchoserverImage,
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	// nginx clients: test (kept, it shows the policy blocking) and default
+	// (test-only).
+	if lab.NginxTest, err = NewNginx(ctx, urnName(NamespaceTest, NginxName), &NginxArgs{
+		Namespace: ns.Test, NamespaceName: NamespaceTest, Image: cfg.NginxImage,
+	}, parent); err != nil {
+		return nil, err
+	}
+	if cfg.LabTestResources {
+		if lab.NginxDefault, err = NewNginx(ctx, urnName(NamespaceDefault, NginxName), &NginxArgs{
+			Namespace: ns.Default, NamespaceName: NamespaceDefault, Image: cfg.NginxImage,
+		}, parent); err != nil {
+			return nil, err
+		}
+		if lab.Postgres, err = NewPostgres(ctx, "postgresql-hl", &PostgresArgs{
+			Namespace: ns.Test, Image: cfg.PostgresImage,
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	if lab.NetworkPolicies, err = NewNetworkPolicies(ctx, "network-policies", &NetworkPoliciesArgs{
+		DefaultNamespace:    ns.Default,
+		ProductionNamespace: ns.Production,
+		LabTestResources:    cfg.LabTestResources,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	// The Ingress comes last: after the controller (and its admission
+	// webhook, when deployed) and after its backend Service.
+	if lab.Ingress, err = NewEchoserverIngress(ctx, EchoserverIngressName, &EchoserverIngressArgs{
+		Namespace:        ns.Default,
+		Host:             cfg.IngressHost(),
+		IngressClassName: lab.IngressNginx.IngressClassName,
+		ServiceName:      lab.Echoserver.ServiceName,
+		ServicePort:      EchoserverPort,
+		SkipAwait:        !cfg.AwaitIngress,
+		DependsOn:        []pulumi.Resource{lab.IngressNginx, lab.Echoserver},
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	lab.HistoryServerURL = lab.HistoryServer.URL
+	lab.MinioURL = lab.Minio.URL
+	lab.IngressHTTPNodePort = lab.IngressNginx.HTTPNodePort
+	lab.IngressURL = pulumi.Sprintf("http://%s:%d", lab.Ingress.Host, lab.IngressHTTPNodePort)
+	lab.NamespaceNames = pulumi.All(ns.Names, lab.IngressNginx.Namespace).ApplyT(func(v []any) []string {
+		return append(append([]string{}, v[0].([]string)...), v[1].(string))
+	}).(pulumi.StringArrayOutput)
+
+	lab.outputs = pulumi.Map{
+		OutputHistoryServerURL:    lab.HistoryServerURL,
+		OutputMinioURL:            lab.MinioURL,
+		OutputIngressURL:          lab.IngressURL,
+		OutputIngressHTTPNodePort: lab.IngressHTTPNodePort,
+		OutputNamespaces:          lab.NamespaceNames,
+	}
+	if cfg.LabTestResources {
+		lab.EchoserverNodePortURL = pulumi.Sprintf("http://%s:%d", cfg.PublicNodeIP, lab.Echoserver.NodePort)
+		lab.outputs[OutputEchoserverNodePortURL] = lab.EchoserverNodePortURL
+	}
+
+	if err := ctx.RegisterResourceOutputs(lab, lab.outputs); err != nil {
+		return nil, err
+	}
+	return lab, nil
+}

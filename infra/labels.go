@@ -1,0 +1,76 @@
+package infra
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Kubernetes recommended labels
+// (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelComponent = "app.kubernetes.io/component"
+	labelPartOf    = "app.kubernetes.io/part-of"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+
+	partOfLab5      = "lab5"
+	managedByPulumi = "pulumi"
+)
+
+// appLabels describes the labels of one workload.
+//
+// Lab holds the labels the lab itself prescribes (app=minio, name=nginx,
+// app=electricity-calculator + microservice=history-server, ...). They are the
+// only labels used in selectors, so that the lab's `kubectl get pods -l ...`
+// commands and Service/NetworkPolicy selectors keep working exactly as written
+// in the lab. The recommended app.kubernetes.io/* labels are added on top, on
+// object and pod template metadata only: selectors are immutable on
+// Deployments and StatefulSets, and metadata labels are free to evolve.
+type appLabels struct {
+	Name      string // app.kubernetes.io/name
+	Instance  string // app.kubernetes.io/instance
+	Component string // app.kubernetes.io/component
+	Lab       map[string]string
+}
+
+// all returns the lab's labels merged with the recommended labels. On a key
+// clash the lab's label wins (none of the lab's keys is app.kubernetes.io/*).
+func (l appLabels) all() pulumi.StringMap {
+	m := pulumi.StringMap{
+		labelName:      pulumi.String(l.Name),
+		labelInstance:  pulumi.String(l.Instance),
+		labelComponent: pulumi.String(l.Component),
+		labelPartOf:    pulumi.String(partOfLab5),
+		labelManagedBy: pulumi.String(managedByPulumi),
+	}
+	for k, v := range l.Lab {
+		m[k] = pulumi.String(v)
+	}
+	return m
+}
+
+// selector returns only the lab's labels, for selectors.
+func (l appLabels) selector() pulumi.StringMap {
+	return stringMap(l.Lab)
+}
+
+// commonLabels are the labels of objects that are not part of one workload
+// (Namespaces, NetworkPolicies, Ingresses): part-of and managed-by plus extra.
+func commonLabels(extra map[string]string) pulumi.StringMap {
+	m := pulumi.StringMap{
+		labelPartOf:    pulumi.String(partOfLab5),
+		labelManagedBy: pulumi.String(managedByPulumi),
+	}
+	for k, v := range extra {
+		m[k] = pulumi.String(v)
+	}
+	return m
+}
+
+func stringMap(in map[string]string) pulumi.StringMap {
+	m := make(pulumi.StringMap, len(in))
+	for k, v := range in {
+		m[k] = pulumi.String(v)
+	}
+	return m
+}

@@ -1,0 +1,97 @@
+package infra
+
+import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Namespace names used by the lab.
+const (
+	// NamespaceDefault is Kubernetes' own namespace. It is referenced by
+	// name only and never declared: a Pulumi-owned `default` would be
+	// "created" over the existing one and deleted on `pulumi destroy`,
+	// which the API server refuses (and which would break the cluster).
+	NamespaceDefault    = "default"
+	NamespaceProduction = "production"
+	NamespaceTest       = "test"
+	// NamespaceK8sLab5 is the lab's test namespace for cross-namespace
+	// service discovery (test-only: in the lab's cleanup list).
+	NamespaceK8sLab5 = "k8s-lab5"
+)
+
+// NamespacesArgs configures the Namespaces component.
+type NamespacesArgs struct {
+	// LabTestResources creates k8s-lab5.
+	LabTestResources bool
+}
+
+// Namespaces owns the lab's namespaces: production, test and (test-only)
+// k8s-lab5. `default` is not owned; ingress-nginx belongs to IngressNginx.
+type Namespaces struct {
+	pulumi.ResourceState
+
+	// Production is "production", resolved once the Namespace exists:
+	// objects using it as metadata.namespace are created after it.
+	Production pulumi.StringOutput `pulumi:"production"`
+	// Test is "test", likewise.
+	Test pulumi.StringOutput `pulumi:"test"`
+	// K8sLab5 is "k8s-lab5"; only set when LabTestResources.
+	K8sLab5 pulumi.StringOutput `pulumi:"k8sLab5"`
+	// Default is the literal "default" (never a created resource).
+	Default pulumi.StringOutput `pulumi:"default"`
+	// Names lists the namespaces this component created.
+	Names pulumi.StringArrayOutput `pulumi:"names"`
+}
+
+// NewNamespaces creates the lab's namespaces.
+func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts ...pulumi.ResourceOption) (*Namespaces, error) {
+	if args == nil {
+		args = &NamespacesArgs{}
+	}
+	comp := &Namespaces{}
+	if err := ctx.RegisterComponentResource("lab5:infra:Namespaces", name, comp, opts...); err != nil {
+		return nil, err
+	}
+
+	create := func(ns string) (pulumi.StringOutput, error) {
+		res, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{
+			Metadata: clusterObjectMeta(ns, commonLabels(nil)),
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return nameOf(res.Metadata), nil
+	}
+
+	var err error
+	names := pulumi.StringArray{}
+	if comp.Production, err = create(NamespaceProduction); err != nil {
+		return nil, err
+	}
+	names = append(names, comp.Production)
+	if comp.Test, err = create(NamespaceTest); err != nil {
+		return nil, err
+	}
+	names = append(names, comp.Test)
+	if args.LabTestResources {
+		if comp.K8sLab5, err = create(NamespaceK8sLab5); err != nil {
+			return nil, err
+		}
+		names = append(names, comp.K8sLab5)
+	}
+	comp.Default = pulumi.String(NamespaceDefault).ToStringOutput()
+	comp.Names = names.ToStringArrayOutput()
+
+	outputs := pulumi.Map{
+		"production": comp.Production,
+		"test":       comp.Test,
+		"names":      comp.Names,
+	}
+	if args.LabTestResources {
+		outputs["k8sLab5"] = comp.K8sLab5
+	}
+	if err := ctx.RegisterResourceOutputs(comp, outputs); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
