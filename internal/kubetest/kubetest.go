@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -92,4 +93,22 @@ func DialUnreachable(addr string) (bool, error) {
 		return false, errors.New("connected")
 	}
 	return errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH), err
+}
+
+// ReadyEndpoints counts the ready endpoints behind a Service (-1 when the
+// EndpointSlices cannot be listed).
+func ReadyEndpoints(ctx context.Context, cs kubernetes.Interface, ns, svc string) int {
+	slices, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc})
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -16,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/lab5/k8s-networking/internal/kubetest"
 )
@@ -101,7 +100,7 @@ func TestWorkloadsBecomeReadyOnFakeNodes(t *testing.T) {
 		return err == nil && j.Status.Succeeded == 1, err
 	})
 	kubetest.Eventually(t, readyTimeout, "service web has ready endpoints", func(ctx context.Context) (bool, error) {
-		return readyEndpoints(ctx, cs, ns, "web") == int(replicas), nil
+		return kubetest.ReadyEndpoints(ctx, cs, ns, "web") == int(replicas), nil
 	})
 
 	// The Service exists with a cluster IP, and that address cannot be
@@ -119,20 +118,4 @@ func TestNoClusterAddressIsReachable(t *testing.T) {
 			t.Errorf("dial %s: want 'network unreachable', got %v", addr, err)
 		}
 	}
-}
-
-func readyEndpoints(ctx context.Context, cs kubernetes.Interface, ns, svc string) int {
-	slices, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc})
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-				n++
-			}
-		}
-	}
-	return n
 }

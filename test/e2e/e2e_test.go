@@ -1,0 +1,375 @@
+//go:build cluster
+
+// Package e2e runs the user's loop for real: pulumi up, preview, the
+// test-only switch, destroy, against the local kube-apiserver, and checks
+// with client-go what the API server holds after each step.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lab5/k8s-networking/internal/kubetest"
+)
+
+const readyTimeout = 3 * time.Minute
+
+// stackNamespaces are the namespaces the stack owns.
+var stackNamespaces = []string{"production", "test", "k8s-lab5", "ingress-nginx"}
+
+// cleanupList is seed 000's list of test-only resources.
+var cleanupList = []object{
+	{"Service", "default", "echoserver-service-nodeport"},
+	{"StatefulSet", "test", "postgresql-hl-test"},
+	{"Service", "test", "postgresql-hl"},
+	{"NetworkPolicy", "default", "echoserver-network-policy"},
+	{"Deployment", "default", "nginx"},
+	{"Namespace", "", "k8s-lab5"},
+}
+
+// kept are lab objects that stay when the test-only resources are removed.
+var kept = []object{
+	{"Namespace", "", "production"},
+	{"Namespace", "", "test"},
+	{"Secret", "production", "minio-secret"},
+	{"StatefulSet", "production", "minio"},
+	{"Service", "production", "minio"},
+	{"Deployment", "production", "history-server"},
+	{"Service", "production", "history-server"},
+	{"CronJob", "production", "price-fetcher"},
+	{"Pod", "default", "echoserver"},
+	{"Service", "default", "echoserver"},
+	{"Deployment", "test", "nginx"},
+	{"Deployment", "ingress-nginx", "ingress-nginx-controller"},
+	{"Service", "ingress-nginx", "ingress-nginx-controller"},
+	{"Ingress", "default", "echoserver-ingress"},
+	{"NetworkPolicy", "production", "minio-network-policy"},
+}
+
+type object struct{ kind, namespace, name string }
+
+func (o object) String() string { return fmt.Sprintf("%s %s/%s", o.kind, o.namespace, o.name) }
+
+// stack drives the pulumi CLI on a private copy of the dev stack: its own
+// file backend and its own copy of Pulumi.dev.yaml, so the user's stack and
+// the repository's files are never touched.
+type stack struct {
+	t          *testing.T
+	root       string
+	configFile string
+	env        []string
+}
+
+func newStack(t *testing.T) *stack {
+	root := kubetest.RepoRoot()
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(root, "Pulumi.dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, root: root, configFile: filepath.Join(dir, "Pulumi.dev.yaml")}
+	if err := os.WriteFile(s.configFile, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	backend := filepath.Join(dir, "state")
+	if err := os.MkdirAll(backend, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.env = append(os.Environ(), "PULUMI_BACKEND_URL=file://"+backend)
+	s.pulumi("plugin", "install", "resource", "kubernetes", providerVersion(t, root),
+		"--file", filepath.Join(root, ".tools", "bin", "pulumi-resource-kubernetes"))
+	s.pulumi("stack", "init", "dev")
+	return s
+}
+
+func providerVersion(t *testing.T, root string) string {
+	b, err := os.ReadFile(filepath.Join(root, "tools", "versions.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PULUMI_KUBERNETES_VERSION="); ok {
+			return v
+		}
+	}
+	t.Fatal("PULUMI_KUBERNETES_VERSION not in tools/versions.env")
+	return ""
+}
+
+// pulumi runs one CLI command and returns its output; it fails the test on
+// a non-zero exit.
+func (s *stack) pulumi(args ...string) string {
+	s.t.Helper()
+	out, err := s.try(args...)
+	if err != nil {
+		s.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (s *stack) try(args ...string) (string, error) {
+	cmd := exec.Command("pulumi", append(args, "--non-interactive")...)
+	cmd.Dir = s.root
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// timed runs a pulumi command and logs its wall time for the closing report.
+func (s *stack) timed(label string, args ...string) string {
+	s.t.Helper()
+	start := time.Now()
+	out := s.pulumi(args...)
+	s.t.Logf("TIMING %-32s %6.1fs", label, time.Since(start).Seconds())
+	return out
+}
+
+func (s *stack) withConfig(args ...string) []string {
+	return append(args, "--stack", "dev", "--config-file", s.configFile)
+}
+
+func TestPulumiLifecycle(t *testing.T) {
+	cs := kubetest.Client(t)
+	ctx := context.Background()
+	for _, ns := range stackNamespaces {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("namespace %s exists before the test: the control plane is not empty (%v)", ns, err)
+		}
+	}
+	defaultNS, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := newStack(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
+		}
+	})
+
+	s.timed("pulumi up (create)", s.withConfig("up", "--yes", "--skip-preview")...)
+	for _, o := range append(append([]object{}, kept...), cleanupList...) {
+		requireExists(t, cs, o)
+	}
+	checkLabRequirements(t, cs)
+	for _, svc := range []string{"history-server", "minio"} {
+		kubetest.Eventually(t, readyTimeout, "ready endpoints of Service production/"+svc, func(ctx context.Context) (bool, error) {
+			return kubetest.ReadyEndpoints(ctx, cs, "production", svc) > 0, nil
+		})
+	}
+
+	s.timed("pulumi preview (no changes)", s.withConfig("preview", "--expect-no-changes")...)
+
+	s.pulumi(s.withConfig("config", "set", "labTestResources", "false")...)
+	s.timed("pulumi up (test-only off)", s.withConfig("up", "--yes", "--skip-preview")...)
+	for _, o := range cleanupList {
+		requireGone(t, cs, o)
+	}
+	for _, o := range kept {
+		requireExists(t, cs, o)
+	}
+
+	s.timed("pulumi destroy", s.withConfig("destroy", "--yes", "--skip-preview")...)
+	for _, ns := range stackNamespaces {
+		requireGone(t, cs, object{"Namespace", "", ns})
+	}
+	for _, o := range []object{{"Pod", "default", "echoserver"}, {"Service", "default", "echoserver"}, {"Ingress", "default", "echoserver-ingress"}} {
+		requireGone(t, cs, o)
+	}
+	after, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("namespace default after destroy: %v", err)
+	}
+	if after.UID != defaultNS.UID || after.DeletionTimestamp != nil {
+		t.Fatalf("namespace default was replaced or is being deleted (uid %s -> %s)", defaultNS.UID, after.UID)
+	}
+	if !strings.Contains(s.pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
+		t.Error("the stack still holds resources after destroy")
+	}
+}
+
+// checkLabRequirements reads back the fields seed 000 prescribes.
+func checkLabRequirements(t *testing.T, cs *kubernetes.Clientset) {
+	ctx := context.Background()
+
+	hs, err := cs.AppsV1().Deployments("production").Get(ctx, "history-server", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, labels := range map[string]map[string]string{"metadata": hs.Labels, "pod template": hs.Spec.Template.Labels} {
+		if labels["app"] != "electricity-calculator" || labels["microservice"] != "history-server" {
+			t.Errorf("history-server %s labels = %v; want app=electricity-calculator, microservice=history-server", where, labels)
+		}
+	}
+	env := envOf(hs.Spec.Template.Spec.Containers[0].Env)
+	if env["MINIO_URI"].Value != "minio:9000" || env["MINIO_BUCKET"].Value != "price-data" {
+		t.Errorf("history-server MINIO_URI/MINIO_BUCKET = %q/%q", env["MINIO_URI"].Value, env["MINIO_BUCKET"].Value)
+	}
+	for _, name := range []string{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"} {
+		ref := env[name].ValueFrom
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "minio-secret" {
+			t.Errorf("history-server %s does not come from secret minio-secret: %+v", name, ref)
+		}
+	}
+
+	svc := getService(t, cs, "production", "history-server")
+	if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Port != 80 {
+		t.Errorf("Service history-server: type %s port %d; want ClusterIP 80", svc.Spec.Type, svc.Spec.Ports[0].Port)
+	}
+	minio := getService(t, cs, "production", "minio")
+	if minio.Spec.Type != corev1.ServiceTypeClusterIP || minio.Spec.Ports[0].Port != 9000 || minio.Spec.Ports[0].TargetPort.IntValue() != 9000 || minio.Spec.Selector["app"] != "minio" {
+		t.Errorf("Service minio = %+v; want ClusterIP 9000->9000 selecting app=minio", minio.Spec)
+	}
+
+	cj, err := cs.BatchV1().CronJobs("production").Get(ctx, "price-fetcher", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cjEnv := envOf(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env)
+	if got := cjEnv["HISTORY_SERVER_URI"].Value; got != "http://history-server.production.svc.cluster.local:80" {
+		t.Errorf("price-fetcher HISTORY_SERVER_URI = %q", got)
+	}
+
+	np := getService(t, cs, "default", "echoserver-service-nodeport")
+	if np.Spec.Type != corev1.ServiceTypeNodePort || np.Spec.Ports[0].Port != 80 || np.Spec.Ports[0].NodePort != 30001 || np.Spec.Selector["app"] != "echoserver" {
+		t.Errorf("Service echoserver-service-nodeport = %+v; want NodePort 80 nodePort 30001 selecting app=echoserver", np.Spec)
+	}
+	for _, ns := range []string{"default", "k8s-lab5"} {
+		if s := getService(t, cs, ns, "echoserver"); s.Spec.Type != corev1.ServiceTypeClusterIP || s.Spec.Ports[0].Port != 80 {
+			t.Errorf("Service %s/echoserver: %s %d; want ClusterIP 80", ns, s.Spec.Type, s.Spec.Ports[0].Port)
+		}
+	}
+	if hl := getService(t, cs, "test", "postgresql-hl"); hl.Spec.ClusterIP != corev1.ClusterIPNone || hl.Spec.Ports[0].Port != 5432 {
+		t.Errorf("Service postgresql-hl: clusterIP %q port %d; want None 5432", hl.Spec.ClusterIP, hl.Spec.Ports[0].Port)
+	}
+	pg, err := cs.AppsV1().StatefulSets("test").Get(ctx, "postgresql-hl-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg.Spec.ServiceName != "postgresql-hl" || *pg.Spec.Replicas != 2 || pg.Spec.Template.Spec.Containers[0].Image != "bitnami/postgresql:15.4.0" {
+		t.Errorf("StatefulSet postgresql-hl-test: serviceName %q replicas %d image %q", pg.Spec.ServiceName, *pg.Spec.Replicas, pg.Spec.Template.Spec.Containers[0].Image)
+	}
+
+	ing, err := cs.NetworkingV1().Ingresses("default").Get(ctx, "echoserver-ingress", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIngress(t, ing)
+
+	echoPolicy, err := cs.NetworkingV1().NetworkPolicies("default").Get(ctx, "echoserver-network-policy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEchoserverPolicy(t, echoPolicy)
+	minioPolicy, err := cs.NetworkingV1().NetworkPolicies("production").Get(ctx, "minio-network-policy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if minioPolicy.Spec.PodSelector.MatchLabels["app"] != "minio" || len(minioPolicy.Spec.Ingress) != 1 ||
+		minioPolicy.Spec.Ingress[0].From[0].PodSelector.MatchLabels["microservice"] != "history-server" {
+		t.Errorf("minio-network-policy admits more than history-server pods: %+v", minioPolicy.Spec)
+	}
+}
+
+func checkIngress(t *testing.T, ing *networkingv1.Ingress) {
+	t.Helper()
+	if ing.Labels["name"] != "echoserver-ingress" || ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" || len(ing.Spec.Rules) != 1 {
+		t.Fatalf("Ingress echoserver-ingress: labels %v class %v rules %d", ing.Labels, ing.Spec.IngressClassName, len(ing.Spec.Rules))
+	}
+	rule := ing.Spec.Rules[0]
+	if !strings.HasPrefix(rule.Host, "echoserver.") || !strings.HasSuffix(rule.Host, ".nip.io") {
+		t.Errorf("Ingress host %q; want echoserver.<PUBLIC_NODE_IP>.nip.io", rule.Host)
+	}
+	p := rule.HTTP.Paths[0]
+	if p.Path != "/" || *p.PathType != networkingv1.PathTypePrefix || p.Backend.Service.Name != "echoserver" || p.Backend.Service.Port.Number != 80 {
+		t.Errorf("Ingress path = %+v; want / Prefix -> echoserver:80", p)
+	}
+}
+
+func checkEchoserverPolicy(t *testing.T, np *networkingv1.NetworkPolicy) {
+	t.Helper()
+	spec := np.Spec
+	if spec.PodSelector.MatchLabels["app"] != "echoserver" || len(spec.PolicyTypes) != 1 || spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress || len(spec.Ingress) != 1 {
+		t.Fatalf("echoserver-network-policy spec = %+v", spec)
+	}
+	rule := spec.Ingress[0]
+	if len(rule.From) != 2 ||
+		rule.From[0].NamespaceSelector == nil || rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "k8s-lab5" || rule.From[0].PodSelector != nil ||
+		rule.From[1].PodSelector == nil || rule.From[1].PodSelector.MatchLabels["name"] != "nginx" || rule.From[1].NamespaceSelector != nil {
+		t.Errorf("echoserver-network-policy peers = %+v; want namespace k8s-lab5 OR pods name=nginx", rule.From)
+	}
+	if len(rule.Ports) != 1 || *rule.Ports[0].Protocol != corev1.ProtocolTCP || rule.Ports[0].Port.IntValue() != 80 {
+		t.Errorf("echoserver-network-policy ports = %+v; want TCP 80", rule.Ports)
+	}
+}
+
+func envOf(vars []corev1.EnvVar) map[string]corev1.EnvVar {
+	m := map[string]corev1.EnvVar{}
+	for _, v := range vars {
+		m[v.Name] = v
+	}
+	return m
+}
+
+func getService(t *testing.T, cs *kubernetes.Clientset, ns, name string) *corev1.Service {
+	t.Helper()
+	s, err := cs.CoreV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("Service %s/%s: %v", ns, name, err)
+	}
+	return s
+}
+
+func get(ctx context.Context, cs *kubernetes.Clientset, o object) (metav1.Object, error) {
+	switch o.kind {
+	case "Namespace":
+		return cs.CoreV1().Namespaces().Get(ctx, o.name, metav1.GetOptions{})
+	case "Service":
+		return cs.CoreV1().Services(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "Secret":
+		return cs.CoreV1().Secrets(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "Pod":
+		return cs.CoreV1().Pods(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "Deployment":
+		return cs.AppsV1().Deployments(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "StatefulSet":
+		return cs.AppsV1().StatefulSets(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "CronJob":
+		return cs.BatchV1().CronJobs(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "Ingress":
+		return cs.NetworkingV1().Ingresses(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "NetworkPolicy":
+		return cs.NetworkingV1().NetworkPolicies(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	}
+	return nil, fmt.Errorf("unknown kind %s", o.kind)
+}
+
+func requireExists(t *testing.T, cs *kubernetes.Clientset, o object) {
+	t.Helper()
+	if _, err := get(context.Background(), cs, o); err != nil {
+		t.Errorf("%s: %v", o, err)
+	}
+}
+
+// requireGone waits for an object to disappear (namespaces take a moment
+// to finalize after pulumi returns).
+func requireGone(t *testing.T, cs *kubernetes.Clientset, o object) {
+	t.Helper()
+	kubetest.Eventually(t, readyTimeout, o.String()+" gone", func(ctx context.Context) (bool, error) {
+		_, err := get(ctx, cs, o)
+		return apierrors.IsNotFound(err), err
+	})
+}
