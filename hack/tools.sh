@@ -105,7 +105,10 @@ build_language_go() {
 
 build_kubernetes_provider() {
 	local mod=$ROOT/tools/pulumi-resource-kubernetes src
-	command -v jq >/dev/null || die "jq is needed to prepare the provider schema (apt-get install jq)"
+	if ! command -v jq >/dev/null; then
+		log "installing jq from Debian (needed to prepare the provider schema)"
+		{ [ "$(id -u)" = 0 ] && apt-get install -y -q jq >/dev/null; } || die "jq is needed to prepare the provider schema: apt-get install jq"
+	fi
 	src=$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
 	jq -c ".version=\"$PULUMI_KUBERNETES_VERSION\"" "$src/schema.json" >"$mod/schema-embed.json"
 	jq -c . "$src/terraform-mapping.json" >"$mod/terraform-mapping-embed.json"
