@@ -79,6 +79,15 @@ const (
 	keyLabTestResources        = "labTestResources"
 )
 
+// allConfigKeys lists every key LoadConfig reads.
+var allConfigKeys = []string{
+	keyMinioRootUser, keyMinioRootPassword, keyMinioImage, keyMinioStorageSize,
+	keyMinioStorageClass, keyHistoryServerImage, keyHistoryServerReplicas,
+	keyPriceFetcherImage, keyPriceFetcherSchedule, keyEchoserverImage,
+	keyNginxImage, keyPostgresImage, keyPublicNodeIP, keyIngressAdmissionWebhook,
+	keyAwaitIngress, keyLabTestResources,
+}
+
 // Defaults for every optional key.
 const (
 	DefaultMinioRootUser         = "minio-admin"

@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,9 @@ func loadConfig(t *testing.T, config map[string]string) (*Config, error) {
 			return err
 		}
 		cfg = c
+		if !pulumi.IsSecret(c.MinioRootPassword) {
+			t.Error("MinioRootPassword is not a secret output")
+		}
 		wg.Add(1)
 		c.MinioRootPassword.ApplyT(func(p string) string { defer wg.Done(); password = p; return p })
 		return nil
@@ -198,5 +203,71 @@ func TestConfigErrorStopsTheProgram(t *testing.T) {
 	}
 	if len(r.objects) != 0 {
 		t.Errorf("%d objects declared despite invalid config", len(r.objects))
+	}
+}
+
+// readDevStackConfig reads the flat `lab5:<key>: <value>` entries of
+// Pulumi.dev.yaml (a one-level map of scalars; comments and quotes
+// stripped).
+func readDevStackConfig(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	re := regexp.MustCompile(`^\s+(lab5:[A-Za-z0-9]+):\s*(.*?)\s*$`)
+	for _, line := range strings.Split(string(b), "\n") {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		v := m[2]
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[m[1]] = v
+	}
+	return out
+}
+
+// TestDevStackConfig: Pulumi.dev.yaml sets every non-secret key (and only
+// known keys), holds no secret, and configures the fake control plane: no
+// webhook, no Ingress await.
+func TestDevStackConfig(t *testing.T) {
+	t.Parallel()
+	dev := readDevStackConfig(t)
+	known := map[string]bool{}
+	for _, k := range allConfigKeys {
+		known["lab5:"+k] = true
+		if k == keyMinioRootPassword {
+			continue
+		}
+		if _, ok := dev["lab5:"+k]; !ok {
+			t.Errorf("Pulumi.dev.yaml does not set lab5:%s", k)
+		}
+	}
+	for k := range dev {
+		if !known[k] {
+			t.Errorf("Pulumi.dev.yaml sets unknown key %s", k)
+		}
+	}
+	if _, ok := dev["lab5:minioRootPassword"]; ok {
+		t.Error("Pulumi.dev.yaml must not carry minioRootPassword in plain text")
+	}
+	dev["lab5:minioRootPassword"] = testPassword
+	cfg, err := loadConfig(t, dev)
+	if err != nil {
+		t.Fatalf("Pulumi.dev.yaml does not validate: %v", err)
+	}
+	if cfg.IngressAdmissionWebhook || cfg.AwaitIngress || !cfg.LabTestResources {
+		t.Errorf("dev stack: webhook=%v awaitIngress=%v labTestResources=%v", cfg.IngressAdmissionWebhook, cfg.AwaitIngress, cfg.LabTestResources)
+	}
+	r := mustRun(t, dev)
+	if n := len(r.ofKind("ValidatingWebhookConfiguration")); n != 0 {
+		t.Errorf("dev stack declares %d webhook configurations", n)
+	}
+	if r.get("Ingress", "default", "echoserver-ingress").labels("metadata.annotations")["pulumi.com/skipAwait"] != "true" {
+		t.Error("dev stack Ingress lacks pulumi.com/skipAwait")
 	}
 }
