@@ -127,7 +127,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		if err != nil {
 			return nil, err
 		}
-		comp.NodePort = firstNodePort(np, "")
+		comp.NodePort = nodePortOf(ctx, np, "")
 		outputs["nodePort"] = comp.NodePort
 	}
 
@@ -137,19 +137,25 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 	return comp, nil
 }
 
-// firstNodePort reads the nodePort of the port named portName (or of the
+// nodePortOf reads the nodePort of the port named portName (or of the
 // first port when portName is empty) from a created Service: the value the
-// API server allocated or accepted, not the requested one.
-func firstNodePort(svc *corev1.Service, portName string) pulumi.IntOutput {
+// API server allocated or accepted, not the requested one. During a preview
+// of a new Service the provider reports the inputs, which have no allocated
+// nodePort yet: the output is then 0 rather than an error.
+func nodePortOf(ctx *pulumi.Context, svc *corev1.Service, portName string) pulumi.IntOutput {
+	dryRun := ctx.DryRun()
 	return svc.Spec.Ports().ApplyT(func(ports []corev1.ServicePort) (int, error) {
 		for _, p := range ports {
 			if portName != "" && (p.Name == nil || *p.Name != portName) {
 				continue
 			}
-			if p.NodePort == nil || *p.NodePort == 0 {
-				break
+			if p.NodePort != nil && *p.NodePort != 0 {
+				return *p.NodePort, nil
 			}
-			return *p.NodePort, nil
+			break
+		}
+		if dryRun {
+			return 0, nil
 		}
 		return 0, fmt.Errorf("service has no nodePort for port %q", portName)
 	}).(pulumi.IntOutput)

@@ -233,6 +233,9 @@ type mocks struct {
 	components   []component
 	nextNodePort int
 	allocated    map[string]int // "<ns>/<svc>/<port name>" -> nodePort
+	// noAllocation makes NewResource report NodePort Services as given
+	// (what the provider does when previewing a create).
+	noAllocation bool
 }
 
 func newMocks() *mocks {
@@ -273,7 +276,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 
 	// Like the API server: a NodePort Service port without a nodePort
 	// gets one allocated, and the created object reports it.
-	if obj.Kind == "Service" && obj.str("spec.type") == "NodePort" {
+	if obj.Kind == "Service" && obj.str("spec.type") == "NodePort" && !m.noAllocation {
 		spec := outputs["spec"].ObjectValue().Copy()
 		var ports []resource.PropertyValue
 		for i, p := range spec["ports"].ArrayValue() {
@@ -318,8 +321,11 @@ func withConfig(config map[string]string, secretKeys []string) pulumi.RunOption 
 }
 
 // runProgram runs LoadConfig + NewLab with the given config.
-func runProgram(config map[string]string) (*labRun, error) {
-	m := newMocks()
+func runProgram(config map[string]string, opts ...pulumi.RunOption) (*labRun, error) {
+	return runProgramWith(newMocks(), config, opts...)
+}
+
+func runProgramWith(m *mocks, config map[string]string, opts ...pulumi.RunOption) (*labRun, error) {
 	r := &labRun{outputs: map[string]any{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -344,7 +350,7 @@ func runProgram(config map[string]string) (*labRun, error) {
 			})
 		}
 		return nil
-	}, pulumi.WithMocks("lab5", "dev", m), withConfig(config, []string{"lab5:minioRootPassword"}))
+	}, append([]pulumi.RunOption{pulumi.WithMocks("lab5", "dev", m), withConfig(config, []string{"lab5:minioRootPassword"})}, opts...)...)
 	if err == nil {
 		waitTimeout(&wg)
 	}

@@ -433,8 +433,8 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	comp.Namespace = namespace
 	comp.IngressClassName = nameOf(ingressClass.Metadata)
 	comp.ServiceName = nameOf(svc.Metadata)
-	comp.HTTPNodePort = firstNodePort(svc, "http")
-	comp.HTTPSNodePort = firstNodePort(svc, "https")
+	comp.HTTPNodePort = nodePortOf(ctx, svc, "http")
+	comp.HTTPSNodePort = nodePortOf(ctx, svc, "https")
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"namespace":        comp.Namespace,
 		"ingressClassName": comp.IngressClassName,

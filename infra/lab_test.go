@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // One test (or table row) per lab requirement, against the default
@@ -564,5 +567,30 @@ func TestOutputsWithoutLabTestResources(t *testing.T) {
 	sort.Strings(ns)
 	if !reflect.DeepEqual(ns, []string{"ingress-nginx", "production", "test"}) {
 		t.Errorf("namespaces = %v", r.outputs["namespaces"])
+	}
+}
+
+// TestNodePortOutputBeforeAllocation: previewing a new stack, the provider
+// reports the controller Service without allocated node ports; the program
+// must still succeed (output 0). In a real update a missing nodePort is an
+// error, not a silently wrong URL.
+func TestNodePortOutputBeforeAllocation(t *testing.T) {
+	t.Parallel()
+	dryRun := func(info *pulumi.RunInfo) { info.DryRun = true }
+	m := newMocks()
+	m.noAllocation = true
+	r, err := runProgramWith(m, baseConfig(), dryRun)
+	if err != nil {
+		t.Fatalf("preview failed: %v", err)
+	}
+	if got := r.outputs["ingressHttpNodePort"]; got != 0 {
+		t.Errorf("ingressHttpNodePort in preview = %v, want 0", got)
+	}
+
+	m = newMocks()
+	m.noAllocation = true
+	_, err = runProgramWith(m, baseConfig())
+	if err == nil || !strings.Contains(err.Error(), `no nodePort for port "http"`) {
+		t.Errorf("update without an allocated nodePort: err = %v", err)
 	}
 }
