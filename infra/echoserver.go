@@ -43,6 +43,10 @@ type Echoserver struct {
 	// NodePort is the created NodePort Service's nodePort (30001); only set
 	// when EchoserverArgs.NodePort != 0.
 	NodePort pulumi.IntOutput `pulumi:"nodePort"`
+
+	// Backend are the Pod and ClusterIP Service, for explicit dependencies
+	// (an Ingress routing to this echoserver).
+	Backend []pulumi.Resource
 }
 
 // NewEchoserver creates an echoserver in one namespace.
@@ -56,7 +60,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		Lab: echoserverLabLabels,
 	}
 
-	_, err := corev1.NewPod(ctx, name, &corev1.PodArgs{
+	pod, err := corev1.NewPod(ctx, name, &corev1.PodArgs{
 		Metadata: objectMeta(EchoserverName, args.Namespace, labels.all()),
 		Spec: &corev1.PodSpecArgs{
 			AutomountServiceAccountToken: pulumi.Bool(false),
@@ -105,6 +109,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		return nil, err
 	}
 	comp.ServiceName = nameOf(svc.Metadata)
+	comp.Backend = []pulumi.Resource{pod, svc}
 	comp.ServicePort = pulumi.Int(EchoserverPort).ToIntOutput()
 	outputs := pulumi.Map{"serviceName": comp.ServiceName, "servicePort": comp.ServicePort}
 

@@ -28,9 +28,11 @@ type EchoserverIngressArgs struct {
 	// would wait for one until it times out.
 	SkipAwait bool
 	// DependsOn are resources the Ingress must wait for: the ingress
-	// controller component (so an admission webhook, if any, serves
-	// first) and the backend. They apply to the component and, explicitly,
-	// to the Ingress object itself.
+	// controller's (IngressNginx.IngressPrerequisites, so an admission
+	// webhook, if any, serves first) and the backend's. They apply to the
+	// component and, explicitly, to the Ingress object itself. Pass
+	// resources, not components: the Go SDK expands a component to the
+	// children registered so far, which races with their registration.
 	DependsOn []pulumi.Resource
 }
 

@@ -85,6 +85,15 @@ type IngressNginx struct {
 	HTTPNodePort pulumi.IntOutput `pulumi:"httpNodePort"`
 	// HTTPSNodePort is the node port of the https port.
 	HTTPSNodePort pulumi.IntOutput `pulumi:"httpsNodePort"`
+
+	// IngressPrerequisites are the resources an Ingress for this
+	// controller must be created after: the controller Deployment and
+	// Service, the IngressClass and, with the webhook, the
+	// ValidatingWebhookConfiguration and the Job that patches its CA.
+	// (Use these rather than pulumi.DependsOn on the component: the Go SDK
+	// expands a component to the children registered so far, which races
+	// with their asynchronous registration.)
+	IngressPrerequisites []pulumi.Resource
 }
 
 // ingressNginxLabels are upstream's labels; component is "" for the
@@ -424,10 +433,13 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
+	comp.IngressPrerequisites = []pulumi.Resource{deployment, svc, ingressClass}
 	if webhook {
-		if err := adm.finish(ctx, name, namespace, admLabels, deployment, parent); err != nil {
+		vwc, patchJob, err := adm.finish(ctx, name, namespace, admLabels, deployment, parent)
+		if err != nil {
 			return nil, err
 		}
+		comp.IngressPrerequisites = append(comp.IngressPrerequisites, vwc, patchJob)
 	}
 
 	comp.Namespace = namespace
@@ -556,7 +568,7 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 // (its backend) is ready, then the Job that patches the generated CA into it.
 func (a *admissionParts) finish(ctx *pulumi.Context, name string, namespace pulumi.StringOutput,
 	admLabels pulumi.StringMap, controller *appsv1.Deployment, parent pulumi.ResourceOption,
-) error {
+) (*admissionregistrationv1.ValidatingWebhookConfiguration, *batchv1.Job, error) {
 	vwc, err := admissionregistrationv1.NewValidatingWebhookConfiguration(ctx, name+"-admission",
 		&admissionregistrationv1.ValidatingWebhookConfigurationArgs{
 			Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
@@ -589,10 +601,10 @@ func (a *admissionParts) finish(ctx *pulumi.Context, name string, namespace pulu
 		pulumi.IgnoreChanges([]string{"webhooks[0].clientConfig.caBundle"}),
 	)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 
-	_, err = newAdmissionJob(ctx, name+"-admission-patch", IngressNginxAdmissionPatchJob, "patch",
+	patchJob, err := newAdmissionJob(ctx, name+"-admission-patch", IngressNginxAdmissionPatchJob, "patch",
 		namespace, a.saName, admLabels, pulumi.StringArray{
 			pulumi.String("patch"),
 			pulumi.Sprintf("--webhook-name=%s", nameOf(vwc.Metadata)),
@@ -601,7 +613,10 @@ func (a *admissionParts) finish(ctx *pulumi.Context, name string, namespace pulu
 			pulumi.String("--secret-name=" + IngressNginxAdmissionName),
 			pulumi.String("--patch-failure-policy=Fail"),
 		}, parent, pulumi.DependsOn(append([]pulumi.Resource{a.createJob}, a.bindings...)))
-	return err
+	if err != nil {
+		return nil, nil, err
+	}
+	return vwc, patchJob, nil
 }
 
 // newAdmissionJob is one of upstream's two kube-webhook-certgen Jobs.

@@ -170,7 +170,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		ServiceName:      lab.Echoserver.ServiceName,
 		ServicePort:      EchoserverPort,
 		SkipAwait:        !cfg.AwaitIngress,
-		DependsOn:        []pulumi.Resource{lab.IngressNginx, lab.Echoserver},
+		DependsOn:        append(append([]pulumi.Resource{}, lab.IngressNginx.IngressPrerequisites...), lab.Echoserver.Backend...),
 	}, parent); err != nil {
 		return nil, err
 	}

@@ -590,7 +590,7 @@ func TestNodePortOutputBeforeAllocation(t *testing.T) {
 	m = newMocks()
 	m.noAllocation = true
 	_, err = runProgramWith(m, baseConfig())
-	if err == nil || !strings.Contains(err.Error(), `no nodePort for port "http"`) {
+	if err == nil || !strings.Contains(err.Error(), `no nodePort for port "http`) {
 		t.Errorf("update without an allocated nodePort: err = %v", err)
 	}
 }
