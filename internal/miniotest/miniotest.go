@@ -3,6 +3,7 @@
 package miniotest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Credentials used by every test server; they only guard a throwaway
@@ -86,9 +90,14 @@ func (s *Server) start() {
 		s.t.Fatalf("start minio: %v", err)
 	}
 	s.cmd = cmd
-	if err := waitLive(s.Endpoint, 30*time.Second); err != nil {
+	deadline := time.Now().Add(30 * time.Second)
+	if err := waitLive(s.Endpoint, deadline); err != nil {
 		s.Stop()
 		s.t.Fatalf("minio did not become live: %v", err)
+	}
+	if err := waitUsable(s.Endpoint, deadline); err != nil {
+		s.Stop()
+		s.t.Fatalf("minio did not accept signed requests: %v", err)
 	}
 }
 
@@ -112,9 +121,8 @@ func (s *Server) Restart() {
 // URL is the endpoint with its http scheme.
 func (s *Server) URL() string { return "http://" + s.Endpoint }
 
-func waitLive(endpoint string, timeout time.Duration) error {
+func waitLive(endpoint string, deadline time.Time) error {
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
 		resp, err := client.Get("http://" + endpoint + "/minio/health/live")
@@ -127,6 +135,31 @@ func waitLive(endpoint string, timeout time.Duration) error {
 		}
 		last = err
 		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+// waitUsable waits until a signed S3 request succeeds: MinIO answers its
+// liveness endpoint a moment before its IAM subsystem is initialised, and
+// meanwhile rejects requests with XMinioServerNotInitialized (503).
+func waitUsable(endpoint string, deadline time.Time) error {
+	client, err := minio.New(endpoint, &minio.Options{
+		Creds:      credentials.NewStaticV4(AccessKey, SecretKey, ""),
+		MaxRetries: 1,
+	})
+	if err != nil {
+		return err
+	}
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.ListBuckets(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
 	}
 	return last
 }

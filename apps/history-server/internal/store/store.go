@@ -236,24 +236,28 @@ func (s *MinIO) EnsureBucket(ctx context.Context) error {
 	if s.bucketOK.Load() {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return s.unavailable("check bucket "+s.bucket, err)
+	}
 	s.mu.Lock()
 	f := s.ensure
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		s.ensure = f
-		s.mu.Unlock()
-		// Detach from this caller's cancellation, so that callers that
-		// joined the flight are not failed by someone else hanging up.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
-		f.err = s.ensureBucket(fctx)
-		cancel()
-		s.mu.Lock()
-		s.ensure = nil
-		s.mu.Unlock()
-		close(f.done)
-	} else {
-		s.mu.Unlock()
+		// The check runs detached from any one caller, so that a caller
+		// hanging up neither aborts it nor fails the others waiting on it;
+		// it is bounded by the operation timeout instead.
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
+			f.err = s.ensureBucket(fctx)
+			cancel()
+			s.mu.Lock()
+			s.ensure = nil
+			s.mu.Unlock()
+			close(f.done)
+		}()
 	}
+	s.mu.Unlock()
 	select {
 	case <-f.done:
 		return f.err
