@@ -49,9 +49,13 @@ start() { # NAME CMD...: start a component in the namespace unless it runs
 		log "$name already running (pid $(cat "$STATE/$name.pid"))"
 		return
 	fi
-	in_netns setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$STATE/$name.pid"
-	log "started $name (pid $!)"
+	rm -f "$STATE/$name.pid"
+	# A session of its own, so a Ctrl-C of the caller does not reach it; the
+	# process records its own pid just before it becomes the component.
+	in_netns setsid --fork bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" \
+		>"$STATE/logs/$name.log" 2>&1 </dev/null
+	for _ in $(seq 1 50); do [ -s "$STATE/$name.pid" ] && break; sleep 0.1; done
+	log "started $name (pid $(cat "$STATE/$name.pid"))"
 }
 
 wait_for() { # WHAT SECONDS CMD...: retry CMD until it succeeds

@@ -147,7 +147,7 @@ build_kwok() {
 	stages=$(cd "$ROOT/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
 	mkdir -p "$1/share/stages"
 	cp "$stages/node/fast/node-initialize.yaml" "$stages/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
-		"$stages/pod/general/pod-ready.yaml" "$stages/pod/general/pod-complete.yaml" "$stages/pod/general/pod-delete.yaml" \
+		"$stages/pod/fast/pod-ready.yaml" "$stages/pod/fast/pod-complete.yaml" "$stages/pod/fast/pod-delete.yaml" \
 		"$stages/volume/fast/pvc-provision.yaml" "$stages/volume/fast/pv-bind.yaml" "$stages/volume/fast/pv-delete.yaml" \
 		"$stages/volume/fast/pvc-delete.yaml" "$1/share/stages/"
 	chmod -R u+w "$1/share"
