@@ -211,10 +211,7 @@ func TestConfigErrorStopsTheProgram(t *testing.T) {
 // stripped).
 func readDevStackConfig(t *testing.T) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile("../Pulumi.dev.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "../Pulumi.dev.yaml")
 	out := map[string]string{}
 	re := regexp.MustCompile(`^\s+(lab5:[A-Za-z0-9]+):\s*(.*?)\s*$`)
 	for _, line := range strings.Split(string(b), "\n") {
@@ -252,8 +249,13 @@ func TestDevStackConfig(t *testing.T) {
 			t.Errorf("Pulumi.dev.yaml sets unknown key %s", k)
 		}
 	}
-	if _, ok := dev["lab5:minioRootPassword"]; ok {
-		t.Error("Pulumi.dev.yaml must not carry minioRootPassword in plain text")
+	// The password is there, but only as a `secure:` value nested under
+	// the key (pulumi config set --secret), never as a plain scalar.
+	if v, ok := dev["lab5:minioRootPassword"]; !ok || v != "" {
+		t.Errorf("Pulumi.dev.yaml: lab5:minioRootPassword = %q, present %v; want an encrypted value", v, ok)
+	}
+	if !regexp.MustCompile(`(?m)^  lab5:minioRootPassword:\n    secure: v1:\S+$`).Match(readFile(t, "../Pulumi.dev.yaml")) {
+		t.Error("Pulumi.dev.yaml: lab5:minioRootPassword is not stored encrypted (secure: v1:...)")
 	}
 	dev["lab5:minioRootPassword"] = testPassword
 	cfg, err := loadConfig(t, dev)
@@ -270,4 +272,13 @@ func TestDevStackConfig(t *testing.T) {
 	if r.get("Ingress", "default", "echoserver-ingress").labels("metadata.annotations")["pulumi.com/skipAwait"] != "true" {
 		t.Error("dev stack Ingress lacks pulumi.com/skipAwait")
 	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
