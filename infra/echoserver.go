@@ -145,10 +145,12 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 // nodePortOf reads the nodePort of the port named portName (or of the
 // first port when portName is empty) from a created Service: the value the
 // API server allocated or accepted, not the requested one. During a preview
-// of a new Service the provider reports the inputs, which have no allocated
-// nodePort yet: the output is then 0 rather than an error.
+// of a new Service, and when the provider only renders manifests
+// (kubernetes:renderYamlToDirectory), it reports the inputs, which have no
+// allocated nodePort: the output is then 0 rather than an error.
 func nodePortOf(ctx *pulumi.Context, svc *corev1.Service, portName string) pulumi.IntOutput {
-	dryRun := ctx.DryRun()
+	_, rendering := ctx.GetConfig("kubernetes:renderYamlToDirectory")
+	dryRun := ctx.DryRun() || rendering
 	return svc.Spec.Ports().ApplyT(func(ports []corev1.ServicePort) (int, error) {
 		for _, p := range ports {
 			if portName != "" && (p.Name == nil || *p.Name != portName) {

@@ -7,10 +7,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,9 @@ type stack struct {
 	env        []string
 }
 
-func newStack(t *testing.T) *stack {
+// newStack prepares the stack; unset names environment variables pulumi
+// must not see.
+func newStack(t *testing.T, unset ...string) *stack {
 	root := kubetest.RepoRoot()
 	dir := t.TempDir()
 	cfg, err := os.ReadFile(filepath.Join(root, "Pulumi.dev.yaml"))
@@ -87,7 +91,12 @@ func newStack(t *testing.T) *stack {
 	if err := os.MkdirAll(backend, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.env = append(os.Environ(), "PULUMI_BACKEND_URL=file://"+backend)
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(unset, name) {
+			s.env = append(s.env, kv)
+		}
+	}
+	s.env = append(s.env, "PULUMI_BACKEND_URL=file://"+backend)
 	s.pulumi("plugin", "install", "resource", "kubernetes", providerVersion(t, root),
 		"--file", filepath.Join(root, ".tools", "bin", "pulumi-resource-kubernetes"))
 	s.pulumi("stack", "init", "dev")
@@ -372,4 +381,80 @@ func requireGone(t *testing.T, cs *kubernetes.Clientset, o object) {
 		_, err := get(ctx, cs, o)
 		return apierrors.IsNotFound(err), err
 	})
+}
+
+// TestKubectlApplyBaseline times the same objects the other way: rendered to
+// YAML by the provider (renderYamlToDirectory), applied with kubectl, and
+// waited for until the workloads are ready, for comparison with pulumi up.
+func TestKubectlApplyBaseline(t *testing.T) {
+	cs := kubetest.Client(t)
+	kubeconfig := os.Getenv("KUBECONFIG")
+	dir := filepath.Join(t.TempDir(), "manifests")
+	// The provider refuses to render while KUBECONFIG is set.
+	s := newStack(t, "KUBECONFIG")
+	s.pulumi(s.withConfig("config", "set", "kubernetes:renderYamlToDirectory", dir)...)
+	s.timed("pulumi up (render YAML only)", s.withConfig("up", "--yes", "--skip-preview")...)
+
+	kubectl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	namespaces, err := filepath.Glob(filepath.Join(dir, "1-manifest", "*namespace*"))
+	if err != nil || len(namespaces) == 0 {
+		t.Fatalf("no rendered namespaces in %s (%v)", dir, err)
+	}
+	start := time.Now()
+	for _, f := range namespaces {
+		kubectl("apply", "-f", f)
+	}
+	kubectl("apply", "-R", "-f", dir)
+	kubetest.Eventually(t, readyTimeout, "rendered workloads ready", func(ctx context.Context) (bool, error) {
+		return workloadsReady(ctx, cs)
+	})
+	t.Logf("TIMING %-32s %6.1fs", "kubectl apply + wait ready", time.Since(start).Seconds())
+
+	start = time.Now()
+	kubectl("delete", "-R", "-f", dir, "--ignore-not-found", "--wait")
+	for _, ns := range stackNamespaces {
+		requireGone(t, cs, object{"Namespace", "", ns})
+	}
+	t.Logf("TIMING %-32s %6.1fs", "kubectl delete + wait gone", time.Since(start).Seconds())
+}
+
+// workloadsReady: every Deployment and StatefulSet of the lab namespaces has
+// all its replicas ready, and the echoserver Pod is Ready.
+func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error) {
+	for _, ns := range append([]string{"default"}, stackNamespaces...) {
+		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, d := range deps.Items {
+			if d.Spec.Replicas == nil || d.Status.AvailableReplicas != *d.Spec.Replicas {
+				return false, fmt.Errorf("deployment %s/%s: %d available", ns, d.Name, d.Status.AvailableReplicas)
+			}
+		}
+		sets, err := cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, st := range sets.Items {
+			if st.Spec.Replicas == nil || st.Status.ReadyReplicas != *st.Spec.Replicas {
+				return false, fmt.Errorf("statefulset %s/%s: %d ready", ns, st.Name, st.Status.ReadyReplicas)
+			}
+		}
+	}
+	pod, err := cs.CoreV1().Pods("default").Get(ctx, "echoserver", metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true, nil
+		}
+	}
+	return false, errors.New("pod default/echoserver not ready")
 }
