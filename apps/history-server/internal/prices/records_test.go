@@ -121,3 +121,18 @@ func TestEncodeRoundTrips(t *testing.T) {
 		t.Fatal("Encode accepted +Inf")
 	}
 }
+
+// BenchmarkDecodeDay: validating and re-encoding one day of hourly prices.
+func BenchmarkDecodeDay(b *testing.B) {
+	body := pricetest.Body("2024-10-01", 24, 1)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		recs, err := Decode(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Encode(recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
