@@ -386,18 +386,34 @@ func TestPanicsAndUnexpectedErrorsAre500(t *testing.T) {
 	}
 }
 
+func TestCorruptStoredObjectIs500(t *testing.T) {
+	h := newHarness(t)
+	d, _ := prices.ParseDay("2024-10-01")
+	if _, err := h.store.Put(context.Background(), d, []byte(`[{"estonian_time":`)); err != nil {
+		t.Fatal(err)
+	}
+	rec := h.get("/api/prices/?day=2024-10-01")
+	wantStatus(t, rec, http.StatusInternalServerError)
+	if msg := errorBody(t, rec); !strings.Contains(msg, "POST the day again") {
+		t.Fatalf("message %q", msg)
+	}
+}
+
 func TestMetricsEndpoint(t *testing.T) {
 	m := metrics.New()
 	h := newHarness(t, func(o *api.Options) { o.Observer = m; o.MetricsHandler = m.Handler() })
 	wantStatus(t, h.post("/api/prices/", "day=2024-10-01", []byte(pricetest.SampleBody)), http.StatusCreated)
 	wantStatus(t, h.get("/nope/"+strings.Repeat("x", 10)), http.StatusNotFound)
+	wantStatus(t, h.get("/api/prices/bogus"), http.StatusNotFound)
+	wantStatus(t, h.get("/api/prices/?day=2024-12-24"), http.StatusNotFound)
 	m.ObserveStore("put", time.Millisecond, errors.New("down"))
 	rec := h.get("/metrics")
 	wantStatus(t, rec, http.StatusOK)
 	body := rec.Body.String()
 	for _, want := range []string{
 		`history_server_http_requests_total{method="POST",route="/api/prices/",status="201"} 1`,
-		`history_server_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`history_server_http_requests_total{method="GET",route="unmatched",status="404"} 2`,
+		`history_server_http_requests_total{method="GET",route="/api/prices/",status="404"} 1`,
 		`history_server_http_request_duration_seconds_bucket{method="POST",route="/api/prices/",status="201",le="+Inf"} 1`,
 		`history_server_store_errors_total{operation="put"} 1`,
 		`go_goroutines`,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,12 @@ func (h *Handlers) getPrices(c echo.Context) error {
 	data, err := h.store.Get(c.Request().Context(), day)
 	if err != nil {
 		return err
+	}
+	if !json.Valid(data) {
+		// Not written by this server (it only stores validated arrays).
+		return &Error{Status: http.StatusInternalServerError,
+			Msg: fmt.Sprintf("the stored object for day %s is not valid JSON; POST the day again to replace it", day),
+			Err: fmt.Errorf("object %s: invalid JSON", day.ObjectKey())}
 	}
 	return c.JSONBlob(http.StatusOK, data)
 }

@@ -63,8 +63,11 @@ func (h *Handlers) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		d := time.Since(start)
 		req, res := c.Request(), c.Response()
+		// Every route is static, so a request matched a route exactly when
+		// its path equals the route pattern; anything else (404 for an
+		// unknown path) is labelled "unmatched" to keep metric labels bounded.
 		route := c.Path()
-		if route == "" || res.Status == http.StatusNotFound && route != "/api/prices/" && route != "/api/prices" {
+		if route == "" || route != req.URL.Path {
 			route = "unmatched"
 		}
 		if h.observer != nil {
@@ -84,7 +87,7 @@ func (h *Handlers) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		attrs := []slog.Attr{
 			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
+			slog.String("path", truncate(req.URL.Path, 200)),
 			slog.String("route", route),
 			slog.Int("status", res.Status),
 			slog.Float64("latency_ms", float64(d.Microseconds())/1000),
@@ -94,10 +97,7 @@ func (h *Handlers) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes_out", res.Size),
 		}
 		if q := req.URL.RawQuery; q != "" {
-			if len(q) > 200 {
-				q = q[:200] + "…"
-			}
-			attrs = append(attrs, slog.String("query", q))
+			attrs = append(attrs, slog.String("query", truncate(q, 200)))
 		}
 		if e, ok := c.Get(ctxError).(string); ok {
 			attrs = append(attrs, slog.String("error", e))
@@ -105,4 +105,11 @@ func (h *Handlers) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		h.log.LogAttrs(req.Context(), level, "request", attrs...)
 		return nil
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
