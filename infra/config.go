@@ -57,6 +57,16 @@ type Config struct {
 	// LabTestResources deploys the lab's test-only objects (the lab's
 	// cleanup list).
 	LabTestResources bool
+
+	// ProductionLockdown adds, beyond the lab's two policies, a default-deny
+	// (ingress and egress) NetworkPolicy in production and the allow
+	// policies that the lab's data flow needs (networkpolicies.go).
+	ProductionLockdown bool
+	// InternetEgressExcept are the IPv4 ranges that are NOT "the internet"
+	// for the price-fetcher's HTTPS egress (ipBlock 0.0.0.0/0 except
+	// these): the cluster's pod, Service and node networks. Canonical
+	// CIDRs, from the comma-separated key internetEgressExcept.
+	InternetEgressExcept []string
 }
 
 // Config keys (without the project prefix).
@@ -77,6 +87,8 @@ const (
 	keyIngressAdmissionWebhook = "ingressAdmissionWebhook"
 	keyAwaitIngress            = "awaitIngress"
 	keyLabTestResources        = "labTestResources"
+	keyProductionLockdown      = "productionLockdown"
+	keyInternetEgressExcept    = "internetEgressExcept"
 )
 
 // allConfigKeys lists every key LoadConfig reads.
@@ -85,7 +97,8 @@ var allConfigKeys = []string{
 	keyMinioStorageClass, keyHistoryServerImage, keyHistoryServerReplicas,
 	keyPriceFetcherImage, keyPriceFetcherSchedule, keyEchoserverImage,
 	keyNginxImage, keyPostgresImage, keyPublicNodeIP, keyIngressAdmissionWebhook,
-	keyAwaitIngress, keyLabTestResources,
+	keyAwaitIngress, keyLabTestResources, keyProductionLockdown,
+	keyInternetEgressExcept,
 }
 
 // Defaults for every optional key.
@@ -105,6 +118,9 @@ const (
 	// DefaultPostgresImage is the image the lab's StatefulSet names.
 	DefaultPostgresImage = "bitnami/postgresql:15.4.0"
 	DefaultPublicNodeIP  = "127.0.0.1"
+	// DefaultInternetEgressExcept are the RFC 1918 private ranges, where
+	// clusters put their pod, Service and node addresses.
+	DefaultInternetEgressExcept = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 )
 
 var (
@@ -148,6 +164,13 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		IngressAdmissionWebhook: r.boolean(keyIngressAdmissionWebhook, true),
 		AwaitIngress:            r.boolean(keyAwaitIngress, true),
 		LabTestResources:        r.boolean(keyLabTestResources, true),
+		ProductionLockdown:      r.boolean(keyProductionLockdown, true),
+	}
+
+	if cidrs, err := parseExceptCIDRs(r.str(keyInternetEgressExcept, DefaultInternetEgressExcept)); err != nil {
+		r.fail(keyInternetEgressExcept, "%v", err)
+	} else {
+		c.InternetEgressExcept = cidrs
 	}
 
 	if n := len(c.MinioRootUser); n < 3 {
@@ -196,6 +219,41 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 // IngressHost is the Ingress rule's host: echoserver.<publicNodeIP>.nip.io.
 func (c *Config) IngressHost() string {
 	return fmt.Sprintf("echoserver.%s.nip.io", c.PublicNodeIP)
+}
+
+// parseExceptCIDRs parses the comma-separated except list of an ipBlock
+// whose cidr is 0.0.0.0/0. The API server requires each entry to be a CIDR
+// strictly inside 0.0.0.0/0 (so not 0.0.0.0/0 itself) and of the same IP
+// family; host bits must be zero (10.1.2.3/8 is a typo more often than
+// not, and the API server normalises or rejects it depending on version).
+func parseExceptCIDRs(s string) ([]string, error) {
+	var out []string
+	seen := map[netip.Prefix]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("must be a comma-separated list of IPv4 CIDRs such as %s, got %q", DefaultInternetEgressExcept, f)
+		case !p.Addr().Is4():
+			return nil, fmt.Errorf("must list IPv4 CIDRs (the ipBlock is 0.0.0.0/0), got %q", f)
+		case p.Bits() == 0:
+			return nil, fmt.Errorf("must not contain %q: excepting everything leaves no internet to reach", f)
+		case p.Masked() != p:
+			return nil, fmt.Errorf("has host bits set in %q (did you mean %s?)", f, p.Masked())
+		case seen[p]:
+			return nil, fmt.Errorf("lists %q twice", f)
+		}
+		seen[p] = true
+		out = append(out, p.String())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("must list at least one CIDR (default %s)", DefaultInternetEgressExcept)
+	}
+	return out, nil
 }
 
 // validateSchedule checks a CronJob schedule: a macro or five fields. The

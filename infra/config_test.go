@@ -64,6 +64,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"ingressAdmissionWebhook", cfg.IngressAdmissionWebhook, true},
 		{"awaitIngress", cfg.AwaitIngress, true},
 		{"labTestResources", cfg.LabTestResources, true},
+		{"productionLockdown", cfg.ProductionLockdown, true},
+		{"internetEgressExcept", strings.Join(cfg.InternetEgressExcept, ","), "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -88,6 +90,8 @@ func TestConfigOverrides(t *testing.T) {
 		"ingressAdmissionWebhook", "false",
 		"awaitIngress", "false",
 		"labTestResources", "false",
+		"productionLockdown", "false",
+		"internetEgressExcept", " 10.0.0.0/8, 100.64.0.0/10 ,169.254.0.0/16",
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +99,8 @@ func TestConfigOverrides(t *testing.T) {
 	if cfg.MinioRootUser != "admin" || cfg.MinioStorageSize != "5Gi" || cfg.MinioStorageClass != "fast-ssd" ||
 		cfg.HistoryServerImage != "someone/history-server:1.2.3" || cfg.HistoryServerReplicas != 3 ||
 		cfg.PriceFetcherSchedule != "0 14 * * 1-5" || cfg.PublicNodeIP != "192.0.2.10" ||
-		cfg.IngressAdmissionWebhook || cfg.AwaitIngress || cfg.LabTestResources {
+		cfg.IngressAdmissionWebhook || cfg.AwaitIngress || cfg.LabTestResources || cfg.ProductionLockdown ||
+		strings.Join(cfg.InternetEgressExcept, ",") != "10.0.0.0/8,100.64.0.0/10,169.254.0.0/16" {
 		t.Errorf("overrides not applied: %+v", cfg)
 	}
 	if got := cfg.IngressHost(); got != "echoserver.192.0.2.10.nip.io" {
@@ -134,6 +139,22 @@ func TestConfigValidationErrors(t *testing.T) {
 			[]string{`lab5:ingressAdmissionWebhook must be true or false`}},
 		{"bool lab", with("labTestResources", "on"),
 			[]string{`lab5:labTestResources must be true or false`}},
+		{"bool lockdown", with("productionLockdown", "strict"),
+			[]string{`lab5:productionLockdown must be true or false, got "strict"`}},
+		{"except not a cidr", with("internetEgressExcept", "10.0.0.0/8,private"),
+			[]string{`lab5:internetEgressExcept must be a comma-separated list of IPv4 CIDRs`, `"private"`}},
+		{"except bare address", with("internetEgressExcept", "10.0.0.1"),
+			[]string{`lab5:internetEgressExcept must be a comma-separated list of IPv4 CIDRs`}},
+		{"except v6", with("internetEgressExcept", "fd00::/8"),
+			[]string{`lab5:internetEgressExcept must list IPv4 CIDRs`}},
+		{"except everything", with("internetEgressExcept", "10.0.0.0/8,0.0.0.0/0"),
+			[]string{`lab5:internetEgressExcept must not contain "0.0.0.0/0"`}},
+		{"except host bits", with("internetEgressExcept", "10.1.2.3/8"),
+			[]string{`lab5:internetEgressExcept has host bits set in "10.1.2.3/8" (did you mean 10.0.0.0/8?)`}},
+		{"except duplicate", with("internetEgressExcept", "10.0.0.0/8,10.0.0.0/8"),
+			[]string{`lab5:internetEgressExcept lists "10.0.0.0/8" twice`}},
+		{"except only commas", with("internetEgressExcept", ",,"),
+			[]string{`lab5:internetEgressExcept must list at least one CIDR`}},
 		{"storage size", with("minioStorageSize", "lots"),
 			[]string{`lab5:minioStorageSize must be a Kubernetes quantity`}},
 		{"storage class", with("minioStorageClass", "Fast_SSD"),
@@ -188,6 +209,9 @@ func TestConfigAcceptsValidVariants(t *testing.T) {
 		with("historyServerImage", "docker.io/someone/history-server:0.2.0@sha256:"+strings.Repeat("a", 64)),
 		with("historyServerReplicas", "1"),
 		with("publicNodeIP", "10.20.30.40"),
+		with("productionLockdown", "false"),
+		with("internetEgressExcept", "10.0.0.0/8"),
+		with("internetEgressExcept", "10.96.0.0/12,10.244.0.0/16,192.0.2.7/32"),
 	} {
 		if _, err := loadConfig(t, c); err != nil {
 			t.Errorf("LoadConfig(%v): %v", c, err)
@@ -262,8 +286,9 @@ func TestDevStackConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Pulumi.dev.yaml does not validate: %v", err)
 	}
-	if cfg.IngressAdmissionWebhook || cfg.AwaitIngress || !cfg.LabTestResources {
-		t.Errorf("dev stack: webhook=%v awaitIngress=%v labTestResources=%v", cfg.IngressAdmissionWebhook, cfg.AwaitIngress, cfg.LabTestResources)
+	if cfg.IngressAdmissionWebhook || cfg.AwaitIngress || !cfg.LabTestResources || !cfg.ProductionLockdown {
+		t.Errorf("dev stack: webhook=%v awaitIngress=%v labTestResources=%v productionLockdown=%v",
+			cfg.IngressAdmissionWebhook, cfg.AwaitIngress, cfg.LabTestResources, cfg.ProductionLockdown)
 	}
 	r := mustRun(t, dev)
 	if n := len(r.ofKind("ValidatingWebhookConfiguration")); n != 0 {

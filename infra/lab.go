@@ -154,9 +154,11 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}
 
 	if lab.NetworkPolicies, err = NewNetworkPolicies(ctx, "network-policies", &NetworkPoliciesArgs{
-		DefaultNamespace:    ns.Default,
-		ProductionNamespace: ns.Production,
-		LabTestResources:    cfg.LabTestResources,
+		DefaultNamespace:     ns.Default,
+		ProductionNamespace:  ns.Production,
+		LabTestResources:     cfg.LabTestResources,
+		ProductionLockdown:   cfg.ProductionLockdown,
+		InternetEgressExcept: cfg.InternetEgressExcept,
 	}, parent); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,65 @@ const (
 	NamespaceK8sLab5 = "k8s-lab5"
 )
 
+// Pod Security Admission
+// (https://kubernetes.io/docs/concepts/security/pod-security-admission/):
+// each owned namespace enforces, audits and warns at one Pod Security
+// Standard level, pinned to the v1.34 rules so that a cluster upgrade never
+// tightens them behind the program's back (raise the version after checking
+// the pods against the new rules). The API server rejects any pod of a
+// namespace whose enforce level it does not meet, so the level of each
+// namespace is the strictest that ALL its workloads meet (checked by
+// podsecurity_test.go against the declared pod templates):
+//
+//   - production: restricted. MinIO, history-server and price-fetcher run
+//     as non-root uids, with allowPrivilegeEscalation=false, every
+//     capability dropped and the RuntimeDefault seccomp profile, on
+//     PVC/emptyDir volumes only.
+//   - test: baseline. The official nginx image starts as root and keeps
+//     CHOWN, DAC_OVERRIDE, SETGID, SETUID and NET_BIND_SERVICE, all in
+//     baseline's allowed set but not allowed by restricted (root, added
+//     capabilities); bitnami PostgreSQL alone would meet restricted.
+//   - k8s-lab5: baseline. The echoserver runs as the image's root user
+//     with NET_BIND_SERVICE.
+//
+// `default` is not owned, so it is not labelled; ingress-nginx's namespace
+// belongs to the IngressNginx component.
+const (
+	PodSecurityEnforceLabel        = "pod-security.kubernetes.io/enforce"
+	PodSecurityEnforceVersionLabel = "pod-security.kubernetes.io/enforce-version"
+	PodSecurityAuditLabel          = "pod-security.kubernetes.io/audit"
+	PodSecurityAuditVersionLabel   = "pod-security.kubernetes.io/audit-version"
+	PodSecurityWarnLabel           = "pod-security.kubernetes.io/warn"
+	PodSecurityWarnVersionLabel    = "pod-security.kubernetes.io/warn-version"
+
+	PodSecurityRestricted = "restricted"
+	PodSecurityBaseline   = "baseline"
+	// PodSecurityVersion pins the Pod Security Standards' rules to those
+	// of Kubernetes v1.34.
+	PodSecurityVersion = "v1.34"
+)
+
+// PodSecurityLevels is the Pod Security Standard each owned namespace
+// enforces.
+var PodSecurityLevels = map[string]string{
+	NamespaceProduction: PodSecurityRestricted,
+	NamespaceTest:       PodSecurityBaseline,
+	NamespaceK8sLab5:    PodSecurityBaseline,
+}
+
+// podSecurityLabels are the enforce/audit/warn labels (and their versions)
+// at one level.
+func podSecurityLabels(level string) map[string]string {
+	return map[string]string{
+		PodSecurityEnforceLabel:        level,
+		PodSecurityEnforceVersionLabel: PodSecurityVersion,
+		PodSecurityAuditLabel:          level,
+		PodSecurityAuditVersionLabel:   PodSecurityVersion,
+		PodSecurityWarnLabel:           level,
+		PodSecurityWarnVersionLabel:    PodSecurityVersion,
+	}
+}
+
 // NamespacesArgs configures the Namespaces component.
 type NamespacesArgs struct {
 	// LabTestResources creates k8s-lab5.
@@ -54,8 +113,12 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 	}
 
 	create := func(ns string) (pulumi.StringOutput, error) {
+		var extra map[string]string
+		if level, ok := PodSecurityLevels[ns]; ok {
+			extra = podSecurityLabels(level)
+		}
 		res, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{
-			Metadata: clusterObjectMeta(ns, commonLabels(nil)),
+			Metadata: clusterObjectMeta(ns, commonLabels(extra)),
 		}, pulumi.Parent(comp))
 		if err != nil {
 			return pulumi.StringOutput{}, err

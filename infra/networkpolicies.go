@@ -6,10 +6,62 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// The lab's two policies (names, selectors, peers and ports exactly as the
+// lab writes them) and, with productionLockdown, a default-deny production
+// namespace with one allow policy per arrow of the lab's data flow.
+//
+// NetworkPolicy ports are the ports of the selected POD (the container
+// port), never a Service port: a Service's port is translated to its
+// targetPort before any policy sees the packet. price-fetcher calls
+// http://history-server.production.svc.cluster.local:80, whose Service
+// port 80 targets the named container port "http" = 8080, so the policies
+// admit TCP 8080 (HistoryServerPort), not 80. MinIO's Service maps 9000 to
+// 9000, echoserver's 80 to 80.
+//
+// Not subject to any NetworkPolicy (by Kubernetes' definition): traffic
+// between a pod and the node it runs on (kubelet probes, `curl <pod IP>`
+// from that node) and `kubectl port-forward` / `kubectl exec`, which go
+// through the kubelet. netpol_table_test.go evaluates every policy below
+// with a NetworkPolicy engine and asserts the resulting truth table.
 const (
 	EchoserverNetworkPolicyName = "echoserver-network-policy"
 	MinioNetworkPolicyName      = "minio-network-policy"
+
+	// EchoserverAllowIngressControllerName admits the ingress-nginx
+	// controller to the echoserver pods of default. It exists exactly
+	// when echoserver-network-policy does: that policy isolates the
+	// echoserver pods for ingress, and without this one the lab's own
+	// echoserver-ingress would time out.
+	EchoserverAllowIngressControllerName = "echoserver-allow-ingress-controller"
+
+	// Production lockdown (productionLockdown=true).
+	DefaultDenyAllName             = "default-deny-all"
+	AllowDNSEgressName             = "allow-dns-egress"
+	HistoryServerNetworkPolicyName = "history-server-network-policy"
+	PriceFetcherNetworkPolicyName  = "price-fetcher-network-policy"
+
+	// HistoryServerClientLabel marks pods, in any namespace, that may call
+	// the history-server API directly (users' and graders' curl pods):
+	//   kubectl run curl -n default --rm -it --restart=Never \
+	//     --labels=lab5.io/history-server-client=true --image=curlimages/curl -- \
+	//     curl -s 'http://history-server.production.svc.cluster.local/api/prices/?day=2024-09-29'
+	// A client in production itself also needs egress, which only
+	// price-fetcher has: run such pods outside production.
+	HistoryServerClientLabel = "lab5.io/history-server-client"
+
+	kubeSystemNamespace = "kube-system"
+	// dnsPort is DNS on UDP and TCP (TCP for truncated answers).
+	dnsPort = 53
+	// httpsPort is the only port price-fetcher may use on the internet
+	// (the Elering API).
+	httpsPort = 443
+	// labelNamespaceName is set by the API server on every namespace.
+	labelNamespaceName = "kubernetes.io/metadata.name"
 )
+
+// kubeDNSLabels select the cluster DNS pods (CoreDNS keeps kube-dns's
+// k8s-app label for compatibility).
+var kubeDNSLabels = map[string]string{"k8s-app": "kube-dns"}
 
 // NetworkPoliciesArgs configures the lab's NetworkPolicies.
 type NetworkPoliciesArgs struct {
@@ -18,11 +70,18 @@ type NetworkPoliciesArgs struct {
 	// ProductionNamespace is "production" (minio-network-policy).
 	ProductionNamespace pulumi.StringInput
 	// LabTestResources creates echoserver-network-policy (test-only: in
-	// the lab's cleanup list).
+	// the lab's cleanup list) and, with it,
+	// echoserver-allow-ingress-controller.
 	LabTestResources bool
+	// ProductionLockdown creates default-deny-all and the allow policies
+	// in production.
+	ProductionLockdown bool
+	// InternetEgressExcept are the CIDRs excepted from price-fetcher's
+	// 0.0.0.0/0 HTTPS egress (cluster and private ranges).
+	InternetEgressExcept []string
 }
 
-// NetworkPolicies holds the lab's two NetworkPolicies.
+// NetworkPolicies holds the lab's NetworkPolicies.
 type NetworkPolicies struct {
 	pulumi.ResourceState
 
@@ -35,6 +94,24 @@ func tcpPort(port int) networkingv1.NetworkPolicyPortArray {
 		Protocol: pulumi.String("TCP"),
 		Port:     pulumi.Int(port),
 	}}
+}
+
+// namespacePods is a peer selecting the pods with those labels in the named
+// namespace (ONE peer with both selectors: they are AND-ed).
+func namespacePods(namespace string, podLabels pulumi.StringMap) networkingv1.NetworkPolicyPeerArgs {
+	return networkingv1.NetworkPolicyPeerArgs{
+		NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+			labelNamespaceName: pulumi.String(namespace),
+		}},
+		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: podLabels},
+	}
+}
+
+// samePods is a peer selecting pods of the policy's own namespace.
+func samePods(podLabels map[string]string) networkingv1.NetworkPolicyPeerArgs {
+	return networkingv1.NetworkPolicyPeerArgs{
+		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(podLabels)},
+	}
 }
 
 // NewNetworkPolicies creates the policies.
@@ -73,6 +150,29 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 			return nil, err
 		}
 		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
+
+		// The lab's policy isolates the echoserver pods, so the
+		// ingress-nginx controller (namespace ingress-nginx, upstream's
+		// controller labels) must be admitted too, or
+		// echoserver-ingress stops working. A separate policy keeps the
+		// lab's exactly as written (policies are additive).
+		np, err = networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
+			Metadata: objectMeta(EchoserverAllowIngressControllerName, args.DefaultNamespace, commonLabels(nil)),
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(echoserverLabLabels)},
+				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+					From: networkingv1.NetworkPolicyPeerArray{
+						namespacePods(IngressNginxNamespace, ingressNginxSelector()),
+					},
+					Ports: tcpPort(EchoserverPort),
+				}},
+			},
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 	}
 
 	// MinIO accepts connections only from the history-server pods of its
@@ -98,9 +198,133 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 	}
 	names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 
+	if args.ProductionLockdown {
+		lockdown, err := newProductionLockdown(ctx, comp, args)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, lockdown...)
+	}
+
 	comp.Names = names.ToStringArrayOutput()
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"names": comp.Names}); err != nil {
 		return nil, err
 	}
 	return comp, nil
+}
+
+// newProductionLockdown creates production's default-deny policy and the
+// allow policies of the lab's data flow:
+//
+//	price-fetcher  -> history-server pods, TCP 8080 (Service port 80)
+//	price-fetcher  -> internet (0.0.0.0/0 except InternetEgressExcept), TCP 443
+//	history-server -> MinIO pods, TCP 9000 (ingress side: minio-network-policy)
+//	every pod      -> kube-system DNS pods, UDP+TCP 53
+//	clients        -> history-server pods, TCP 8080 (HistoryServerClientLabel)
+//
+// A connection between two production pods needs both the source's egress
+// and the destination's ingress allowed: each workload's policy states both
+// of its sides. Anything else in or out of production is denied (MinIO's
+// console port 9001 included), except what Kubernetes never filters (node
+// to local pod, kubectl port-forward/exec).
+func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *NetworkPoliciesArgs) ([]pulumi.StringInput, error) {
+	var names []pulumi.StringInput
+	var allows []pulumi.Resource
+	create := func(name string, spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption) (*networkingv1.NetworkPolicy, error) {
+		np, err := networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceProduction, name), &networkingv1.NetworkPolicyArgs{
+			Metadata: objectMeta(name, args.ProductionNamespace, commonLabels(nil)),
+			Spec:     spec,
+		}, append([]pulumi.ResourceOption{pulumi.Parent(comp)}, opts...)...)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
+		return np, nil
+	}
+	ingressEgress := pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")}
+
+	// DNS for every production pod: ONE peer, kube-system's kube-dns pods
+	// (namespace AND pod selector), UDP and TCP 53. Policies see the
+	// packet after the kube-dns Service IP is translated to a pod IP.
+	np, err := create(AllowDNSEgressName, &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: metav1.LabelSelectorArgs{},
+		PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
+			To: networkingv1.NetworkPolicyPeerArray{namespacePods(kubeSystemNamespace, stringMap(kubeDNSLabels))},
+			Ports: networkingv1.NetworkPolicyPortArray{
+				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(dnsPort)},
+				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(dnsPort)},
+			},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	allows = append(allows, np)
+
+	// history-server: called by price-fetcher (POST) and by labelled
+	// client pods of any namespace (users' GETs); calls MinIO.
+	np, err = create(HistoryServerNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(historyServerLabLabels)},
+		PolicyTypes: ingressEgress,
+		Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray{
+				samePods(priceFetcherLabLabels),
+				networkingv1.NetworkPolicyPeerArgs{
+					NamespaceSelector: &metav1.LabelSelectorArgs{},
+					PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+						HistoryServerClientLabel: pulumi.String("true"),
+					}},
+				},
+			},
+			// The container port behind Service port 80.
+			Ports: tcpPort(HistoryServerPort),
+		}},
+		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
+			To:    networkingv1.NetworkPolicyPeerArray{samePods(map[string]string{"app": MinioName})},
+			Ports: tcpPort(MinioAPIPort),
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	allows = append(allows, np)
+
+	// price-fetcher: calls history-server and the Elering API over HTTPS.
+	// It has no ingress rules: nothing calls a CronJob's pods.
+	except := pulumi.StringArray{}
+	for _, c := range args.InternetEgressExcept {
+		except = append(except, pulumi.String(c))
+	}
+	np, err = create(PriceFetcherNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(priceFetcherLabLabels)},
+		PolicyTypes: ingressEgress,
+		Egress: networkingv1.NetworkPolicyEgressRuleArray{
+			networkingv1.NetworkPolicyEgressRuleArgs{
+				To:    networkingv1.NetworkPolicyPeerArray{samePods(historyServerLabLabels)},
+				Ports: tcpPort(HistoryServerPort),
+			},
+			networkingv1.NetworkPolicyEgressRuleArgs{
+				To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+					IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0"), Except: except},
+				}},
+				Ports: tcpPort(httpsPort),
+			},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	allows = append(allows, np)
+
+	// Everything else: every production pod isolated in both directions.
+	// Created after the allow policies (and so deleted before them), so
+	// that switching the lockdown on or off never cuts the data flow.
+	if _, err := create(DefaultDenyAllName, &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: metav1.LabelSelectorArgs{},
+		PolicyTypes: ingressEgress,
+	}, pulumi.DependsOn(allows)); err != nil {
+		return nil, err
+	}
+	return names, nil
 }

@@ -15,6 +15,7 @@ var switchCombos = []map[string]string{
 	with("labTestResources", "false"),
 	with("ingressAdmissionWebhook", "false", "awaitIngress", "false"),
 	with("labTestResources", "false", "ingressAdmissionWebhook", "false"),
+	with("productionLockdown", "false"),
 }
 
 func forAllCombos(t *testing.T, f func(t *testing.T, r *labRun)) {
@@ -294,6 +295,7 @@ func TestLabTestResourcesSwitch(t *testing.T) {
 		want := []string{
 			"Deployment default/nginx",
 			"Namespace /k8s-lab5",
+			"NetworkPolicy default/echoserver-allow-ingress-controller",
 			"NetworkPolicy default/echoserver-network-policy",
 			"Pod k8s-lab5/echoserver",
 			"Service default/echoserver-service-nodeport",
