@@ -127,11 +127,12 @@ func BenchmarkServerVsMinIO(b *testing.B) {
 	fmt.Fprintf(&sb, "history-server peak RSS (VmHWM): %.1f MiB", float64(rss)/(1<<20))
 	// A sub-benchmark, so that the metric and the table are printed
 	// (a parent benchmark's own output is not).
+	var logOnce sync.Once
 	b.Run("summary", func(b *testing.B) {
 		for range b.N {
 		}
 		b.ReportMetric(float64(rss)/(1<<20), "server-peak-RSS-MiB")
-		b.Log(sb.String())
+		logOnce.Do(func() { b.Log(sb.String()) })
 	})
 }
 
