@@ -46,7 +46,13 @@ const (
 	//     --labels=lab5.io/history-server-client=true --image=curlimages/curl -- \
 	//     curl -s 'http://history-server.production.svc.cluster.local/api/prices/?day=2024-09-29'
 	// A client in production itself also needs egress, which only
-	// price-fetcher has: run such pods outside production.
+	// price-fetcher has: run such pods outside production. Also open
+	// without the label: `kubectl port-forward -n production
+	// svc/history-server 8080:80` (through the kubelet) and curl from the
+	// node a history-server pod runs on. Curl from another node reaches
+	// the pod as that node's address, which CNIs such as Cilium do filter:
+	// the lab's `curl <Service IP>:80` from the control plane works only
+	// where a history-server pod runs there.
 	HistoryServerClientLabel = "lab5.io/history-server-client"
 
 	kubeSystemNamespace = "kube-system"
