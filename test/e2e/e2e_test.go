@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -174,6 +175,7 @@ func TestPulumiLifecycle(t *testing.T) {
 		requireExists(t, cs, o)
 	}
 	checkLabRequirements(t, cs)
+	checkPodSecurityAdmission(t, cs)
 	for _, svc := range []string{"history-server", "minio"} {
 		kubetest.Eventually(t, readyTimeout, "ready endpoints of Service production/"+svc, func(ctx context.Context) (bool, error) {
 			return kubetest.ReadyEndpoints(ctx, cs, "production", svc) > 0, nil
@@ -356,6 +358,8 @@ func get(ctx context.Context, cs *kubernetes.Clientset, o object) (metav1.Object
 		return cs.AppsV1().Deployments(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "StatefulSet":
 		return cs.AppsV1().StatefulSets(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "Job":
+		return cs.BatchV1().Jobs(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "CronJob":
 		return cs.BatchV1().CronJobs(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "Ingress":
@@ -457,4 +461,48 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 		}
 	}
 	return false, errors.New("pod default/echoserver not ready")
+}
+
+// checkPodSecurityAdmission proves on the real API server that the
+// namespaces enforce Pod Security levels and that every production workload
+// is admitted under "restricted": the Deployment's and StatefulSet's pods
+// exist, and a Job made from the CronJob's template gets its pod created.
+func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
+	t.Helper()
+	ctx := context.Background()
+	for ns, level := range map[string]string{"production": "restricted", "test": "baseline"} {
+		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Labels["pod-security.kubernetes.io/enforce"]; got != level {
+			t.Errorf("namespace %s enforces Pod Security %q; want %q", ns, got, level)
+		}
+	}
+	for selector, want := range map[string]int{"microservice=history-server": 1, "app=minio": 1} {
+		kubetest.Eventually(t, readyTimeout, "production pods "+selector+" admitted", func(ctx context.Context) (bool, error) {
+			pods, err := cs.CoreV1().Pods("production").List(ctx, metav1.ListOptions{LabelSelector: selector})
+			return err == nil && len(pods.Items) >= want, err
+		})
+	}
+	cj, err := cs.BatchV1().CronJobs("production").Get(ctx, "price-fetcher", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "price-fetcher-admission-probe", Namespace: "production"},
+		Spec:       *cj.Spec.JobTemplate.Spec.DeepCopy(),
+	}
+	if _, err := cs.BatchV1().Jobs("production").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("job from the price-fetcher CronJob template: %v", err)
+	}
+	defer func() {
+		policy := metav1.DeletePropagationForeground
+		_ = cs.BatchV1().Jobs("production").Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+		requireGone(t, cs, object{"Job", "production", job.Name})
+	}()
+	kubetest.Eventually(t, readyTimeout, "price-fetcher job pod admitted under restricted", func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("production").List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job.Name})
+		return err == nil && len(pods.Items) == 1, err
+	})
 }
