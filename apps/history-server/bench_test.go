@@ -19,6 +19,7 @@ import (
 
 	"github.com/lab5/k8s-networking/apps/history-server/internal/pricetest"
 	"github.com/lab5/k8s-networking/internal/miniotest"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // benchResult is the last measurement of one sub-benchmark.
@@ -38,7 +39,7 @@ type benchResult struct {
 //	go test -run '^$' -bench BenchmarkServerVsMinIO ./apps/history-server/
 func BenchmarkServerVsMinIO(b *testing.B) {
 	srv := miniotest.Start(b)
-	port := strconv.Itoa(freePort(b))
+	port := strconv.Itoa(testutil.FreePort(b))
 	p := startProcess(b, os.Getenv("HISTORY_SERVER_BIN"), map[string]string{
 		"MINIO_URI": srv.URL(), "MINIO_ACCESS_KEY": miniotest.AccessKey, "MINIO_SECRET_KEY": miniotest.SecretKey,
 		"MINIO_BUCKET": "bench-server", "PORT": port,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"github.com/lab5/k8s-networking/apps/history-server/internal/metrics"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/store"
 	"github.com/lab5/k8s-networking/internal/miniotest"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // runMainEnv makes the test binary act as the history-server itself (see
@@ -200,41 +199,14 @@ func keys(m map[string][]byte) []string {
 	return out
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // process is the history-server running as a child process.
 type process struct {
 	cmd    *exec.Cmd
 	url    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan struct{}
 	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startProcess runs exe (the test binary itself when exe is "") with
@@ -249,7 +221,7 @@ func startProcess(t testing.TB, exe string, env map[string]string, quiet bool) *
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	p := &process{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(exe)
 	p.cmd.Env = environ
 	if !quiet {

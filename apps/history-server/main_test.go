@@ -12,6 +12,7 @@ import (
 
 	"github.com/lab5/k8s-networking/apps/history-server/internal/pricetest"
 	"github.com/lab5/k8s-networking/internal/miniotest"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // A missing or invalid setting stops the process at once with a non-zero
@@ -21,7 +22,7 @@ func TestProcessRejectsBadConfiguration(t *testing.T) {
 	good := func() map[string]string {
 		return map[string]string{
 			"MINIO_URI": "minio:9000", "MINIO_ACCESS_KEY": "access", "MINIO_SECRET_KEY": "secret-value",
-			"PORT": strconv.Itoa(freePort(t)),
+			"PORT": strconv.Itoa(testutil.FreePort(t)),
 		}
 	}
 	cases := []struct{ variable, value string }{
@@ -63,7 +64,7 @@ func TestProcessLifecycle(t *testing.T) {
 	t.Parallel()
 	srv := miniotest.Start(t)
 	srv.Stop()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testutil.FreePort(t))
 	p := startProcess(t, "", map[string]string{
 		"MINIO_URI": srv.URL(), "MINIO_ACCESS_KEY": miniotest.AccessKey, "MINIO_SECRET_KEY": miniotest.SecretKey,
 		"PORT": port,

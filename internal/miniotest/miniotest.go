@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // Credentials used by every test server; they only guard a throwaway
@@ -64,7 +65,7 @@ func isExecutable(p string) bool {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{dataDir: t.TempDir(), homeDir: t.TempDir(), t: t}
-	s.Endpoint = freeAddr(t)
+	s.Endpoint = testutil.FreeAddr(t)
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
@@ -76,7 +77,7 @@ func (s *Server) start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	console := freeAddr(s.t)
+	console := testutil.FreeAddr(s.t)
 	cmd := exec.Command(bin, "server", s.dataDir, "--address", s.Endpoint, "--console-address", console, "--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+AccessKey,
@@ -162,14 +163,4 @@ func waitUsable(endpoint string, deadline time.Time) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return last
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/lab5/k8s-networking/apps/price-fetcher/eleringtest"
 	"github.com/lab5/k8s-networking/internal/miniotest"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // repoRoot is the module root, two levels above this file.
@@ -60,40 +60,12 @@ func build(t *testing.T, dir, pkg, name string) string {
 	return out
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a child's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startHistoryServer runs the history-server binary against MinIO and
 // waits until /readyz answers 200. It returns the base URL.
 func startHistoryServer(t *testing.T, bin string, minio *miniotest.Server) string {
 	t.Helper()
-	port := freePort(t)
-	logs := &syncBuffer{}
+	port := testutil.FreePort(t)
+	logs := &testutil.SyncBuffer{}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"MINIO_URI="+minio.Endpoint,

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +21,18 @@ import (
 	"github.com/lab5/k8s-networking/apps/history-server/internal/metrics"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/prices"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/pricetest"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 type harness struct {
 	e     *echo.Echo
 	store *memstore.Store
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testutil.SyncBuffer
 }
 
 func newHarness(t *testing.T, opts ...func(*api.Options)) *harness {
 	t.Helper()
-	h := &harness{store: memstore.New(), logs: &syncBuffer{}}
+	h := &harness{store: memstore.New(), logs: &testutil.SyncBuffer{}}
 	o := api.Options{Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, f := range opts {
 		f(&o)
@@ -360,7 +343,7 @@ func (failStore) Put(context.Context, prices.Day, []byte) (string, error) {
 }
 
 func TestPanicsAndUnexpectedErrorsAre500(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	e := api.New(panicStore{memstore.New()}, api.Options{Logger: log})
 	rec := httptest.NewRecorder()
