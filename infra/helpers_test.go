@@ -423,6 +423,27 @@ func (r *labRun) keys() []string {
 	return out
 }
 
+// keyDiff compares two runs' objects: removed are the keys only `on`
+// declares, added those only `off` declares; both sorted.
+func keyDiff(on, off *labRun) (removed, added []string) {
+	inOff := map[string]bool{}
+	for _, k := range off.keys() {
+		inOff[k] = true
+	}
+	for _, k := range on.keys() {
+		if !inOff[k] {
+			removed = append(removed, k)
+		}
+		delete(inOff, k)
+	}
+	for k := range inOff {
+		added = append(added, k)
+	}
+	sort.Strings(removed)
+	sort.Strings(added)
+	return removed, added
+}
+
 // podSpecPath is where a workload keeps its pod spec.
 func podSpecPath(kind string) string {
 	switch kind {

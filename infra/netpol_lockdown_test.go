@@ -25,23 +25,12 @@ func TestProductionLockdownSwitch(t *testing.T) {
 	for _, lab := range []string{"true", "false"} {
 		on := mustRun(t, with("labTestResources", lab))
 		off := mustRun(t, with("labTestResources", lab, "productionLockdown", "false"))
-		offSet := map[string]bool{}
-		for _, k := range off.keys() {
-			offSet[k] = true
-		}
-		var missing []string
-		for _, k := range on.keys() {
-			if !offSet[k] {
-				missing = append(missing, k)
-			}
-			delete(offSet, k)
-		}
-		sort.Strings(missing)
+		missing, added := keyDiff(on, off)
 		if !reflect.DeepEqual(missing, lockdownPolicies) {
 			t.Errorf("lab=%s: missing with productionLockdown=false:\n got %v\nwant %v", lab, missing, lockdownPolicies)
 		}
-		if len(offSet) != 0 {
-			t.Errorf("lab=%s: objects only with productionLockdown=false: %v", lab, offSet)
+		if len(added) != 0 {
+			t.Errorf("lab=%s: objects only with productionLockdown=false: %v", lab, added)
 		}
 	}
 }

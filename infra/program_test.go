@@ -280,18 +280,7 @@ func TestLabTestResourcesSwitch(t *testing.T) {
 	for _, webhook := range []string{"true", "false"} {
 		on := mustRun(t, with("labTestResources", "true", "ingressAdmissionWebhook", webhook))
 		off := mustRun(t, with("labTestResources", "false", "ingressAdmissionWebhook", webhook))
-		offSet := map[string]bool{}
-		for _, k := range off.keys() {
-			offSet[k] = true
-		}
-		var missing []string
-		for _, k := range on.keys() {
-			if !offSet[k] {
-				missing = append(missing, k)
-			}
-			delete(offSet, k)
-		}
-		sort.Strings(missing)
+		missing, added := keyDiff(on, off)
 		want := []string{
 			"Deployment default/nginx",
 			"Namespace /k8s-lab5",
@@ -306,8 +295,8 @@ func TestLabTestResourcesSwitch(t *testing.T) {
 		if !reflect.DeepEqual(missing, want) {
 			t.Errorf("webhook=%s: missing with labTestResources=false:\n got %v\nwant %v", webhook, missing, want)
 		}
-		if len(offSet) != 0 {
-			t.Errorf("webhook=%s: objects only with labTestResources=false: %v", webhook, offSet)
+		if len(added) != 0 {
+			t.Errorf("webhook=%s: objects only with labTestResources=false: %v", webhook, added)
 		}
 		// What the lab keeps is still there.
 		for _, k := range []struct{ kind, ns, name string }{
@@ -330,27 +319,17 @@ func TestWebhookSwitch(t *testing.T) {
 	t.Parallel()
 	on := mustRun(t, with("ingressAdmissionWebhook", "true"))
 	off := mustRun(t, with("ingressAdmissionWebhook", "false"))
-	offSet := map[string]bool{}
-	for _, k := range off.keys() {
-		offSet[k] = true
-	}
-	var missing []string
-	for _, k := range on.keys() {
-		if !offSet[k] {
-			missing = append(missing, k)
-		}
-	}
+	missing, added := keyDiff(on, off)
 	var want []string
 	for k := range admissionOnly {
 		want = append(want, k)
 	}
-	sort.Strings(missing)
 	sort.Strings(want)
 	if !reflect.DeepEqual(missing, want) {
 		t.Errorf("missing without webhook:\n got %v\nwant %v", missing, want)
 	}
-	if len(off.keys()) != len(on.keys())-len(want) {
-		t.Errorf("webhook=false declares objects that webhook=true does not")
+	if len(added) != 0 {
+		t.Errorf("webhook=false declares objects that webhook=true does not: %v", added)
 	}
 }
 
