@@ -156,8 +156,12 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	webhook := args.AdmissionWebhook
 
 	// Namespace.
+	nsLabels := ingressNginxLabels("", false)
+	for k, v := range podSecurityLabels(PodSecurityLevels[IngressNginxNamespace]) {
+		nsLabels[k] = pulumi.String(v)
+	}
 	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: clusterObjectMeta(IngressNginxNamespace, ingressNginxLabels("", false)),
+		Metadata: clusterObjectMeta(IngressNginxNamespace, nsLabels),
 	}, parent)
 	if err != nil {
 		return nil, err

@@ -39,9 +39,12 @@ const (
 //     capabilities); bitnami PostgreSQL alone would meet restricted.
 //   - k8s-lab5: baseline. The echoserver runs as the image's root user
 //     with NET_BIND_SERVICE.
+//   - ingress-nginx: restricted. The controller runs as uid 101 with every
+//     capability dropped but NET_BIND_SERVICE (the one restricted allows),
+//     the certgen Jobs as 65532. The IngressNginx component owns this
+//     namespace and applies the labels.
 //
-// `default` is not owned, so it is not labelled; ingress-nginx's namespace
-// belongs to the IngressNginx component.
+// `default` is not owned, so it is not labelled.
 const (
 	PodSecurityEnforceLabel        = "pod-security.kubernetes.io/enforce"
 	PodSecurityEnforceVersionLabel = "pod-security.kubernetes.io/enforce-version"
@@ -63,6 +66,8 @@ var PodSecurityLevels = map[string]string{
 	NamespaceProduction: PodSecurityRestricted,
 	NamespaceTest:       PodSecurityBaseline,
 	NamespaceK8sLab5:    PodSecurityBaseline,
+	// Labelled by the IngressNginx component, which owns the namespace.
+	IngressNginxNamespace: PodSecurityRestricted,
 }
 
 // podSecurityLabels are the enforce/audit/warn labels (and their versions)

@@ -254,9 +254,7 @@ func TestPodSecurityLabels(t *testing.T) {
 			level, owned := PodSecurityLevels[ns.Name]
 			l := ns.labels("metadata.labels")
 			if !owned {
-				if ns.Name != IngressNginxNamespace {
-					t.Errorf("namespace %s has no Pod Security level", ns.Name)
-				}
+				t.Errorf("namespace %s has no Pod Security level", ns.Name)
 				continue
 			}
 			want := map[string]string{
@@ -270,8 +268,8 @@ func TestPodSecurityLabels(t *testing.T) {
 				}
 			}
 		}
-		if PodSecurityLevels[NamespaceProduction] != "restricted" || PodSecurityLevels[NamespaceTest] != "baseline" {
-			t.Errorf("levels = %v, want production restricted, test baseline", PodSecurityLevels)
+		if PodSecurityLevels[NamespaceProduction] != "restricted" || PodSecurityLevels[NamespaceTest] != "baseline" || PodSecurityLevels[IngressNginxNamespace] != "restricted" {
+			t.Errorf("levels = %v, want production and ingress-nginx restricted, test baseline", PodSecurityLevels)
 		}
 	})
 }

@@ -470,7 +470,7 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
 	ctx := context.Background()
-	for ns, level := range map[string]string{"production": "restricted", "test": "baseline"} {
+	for ns, level := range map[string]string{"production": "restricted", "test": "baseline", "ingress-nginx": "restricted"} {
 		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
