@@ -205,10 +205,15 @@ up() {
 		--flex-volume-plugin-dir "$STATE/flexvolume"
 	start kube-scheduler kube-scheduler \
 		--kubeconfig "$KUBECONFIG_FILE" --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
+	# The heartbeat stage refreshes node status only every ~10 minutes and
+	# relies on node leases for liveness: without kwok renewing leases the
+	# node controller marks the fake nodes NotReady within a minute, and
+	# their pods stay unready for good.
 	start kwok kwok \
 		--kubeconfig "$KUBECONFIG_FILE" --config "$STATE/kwok-stages.yaml" \
 		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-		--cidr 10.244.0.0/16 --node-ip 10.0.0.10 --server-address 127.0.0.1:10247
+		--cidr 10.244.0.0/16 --node-ip 10.0.0.10 --server-address 127.0.0.1:10247 \
+		--node-lease-duration-seconds 40
 	fake_nodes
 	wait_for "default ServiceAccount" 60 kctl -n default get serviceaccount default
 	wait_for "fake nodes" 60 bash -c "[ \"\$(ip netns exec $NETNS kubectl --kubeconfig $KUBECONFIG_FILE get nodes --no-headers 2>/dev/null | grep -cw Ready)\" -ge $FAKE_NODES ]"
