@@ -36,10 +36,10 @@ down: destroy ## destroy the stack, then stop the local control plane
 test: tools ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver)
 	@hack/test.sh
 
-test-unit: ## fast tier only: lint, unit and integration tests
+test-unit: ## fast tier only: unit and integration tests (no control plane needed)
 	@source hack/env.sh && go test ./...
 
-bench: tools ## benchmarks (history-server vs direct MinIO, pulumi vs kubectl timings)
+bench: tools ## benchmarks: history-server vs direct MinIO (pulumi vs kubectl timings: make test)
 	@source hack/env.sh && go test -run '^$$' -bench . -benchtime 2s ./apps/...
 
 fuzz: ## run each fuzz target for 20s
