@@ -36,8 +36,7 @@ func TestWorkloadsBecomeReadyOnFakeNodes(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: "example.invalid/app:1",
-			Ports:        []corev1.ContainerPort{{ContainerPort: 8080}},
-			VolumeMounts: nil,
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
 		}}},
 	}
 	replicas := int32(2)
