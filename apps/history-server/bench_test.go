@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,13 +28,33 @@ import (
 // benchResult is the last measurement of one sub-benchmark.
 type benchResult struct {
 	opsPerSec, p50, p99 float64 // p50/p99 in milliseconds
+	serverCPU           float64 // the server process's CPU time per operation, µs
 }
+
+// benchClients are the concurrency levels measured: one client alone, the
+// issue's reference load, and more clients than the server's MinIO
+// connection pool holds idle.
+var benchClients = []int{1, 16, 64}
+
+// profileEnv names a directory: if set, the server process writes its CPU
+// profile (cpu.pprof) and allocation profile (allocs.pprof) there when the
+// benchmark ends. Combine with -bench to pick the load, e.g.
+//
+//	HISTORY_SERVER_PROFILE=/tmp/prof go test -run '^$' \
+//	  -bench 'ServerVsMinIO/GET/clients=16/server$' -benchtime 10s ./apps/history-server/
+//	go tool pprof -top /tmp/prof/cpu.pprof
+const profileEnv = "HISTORY_SERVER_PROFILE"
+
+// benchOutEnv names a file to which the summary figures are appended as
+// tab-separated lines (figure, value, unit, target), for make bench.
+const benchOutEnv = "LAB5_BENCH_OUT"
 
 // BenchmarkServerVsMinIO drives POST and GET through the history-server
 // running as its own process (real HTTP on loopback, real MinIO) and the
 // same operations as direct minio-go calls (PutObject / GetObject of the
-// same bytes), one client and 8 concurrent clients, and reports ops/s and
-// latency percentiles side by side, plus the server's peak RSS.
+// same bytes) on the same MinIO in the same run, at each of benchClients
+// concurrent clients, and reports ops/s, latency percentiles and the
+// server/direct ratios side by side, plus the server's peak RSS.
 //
 // By default the server process is this test binary acting as main; set
 // HISTORY_SERVER_BIN to a built binary to measure exactly that.
@@ -40,10 +63,15 @@ type benchResult struct {
 func BenchmarkServerVsMinIO(b *testing.B) {
 	srv := miniotest.Start(b)
 	port := strconv.Itoa(testutil.FreePort(b))
-	p := startProcess(b, os.Getenv("HISTORY_SERVER_BIN"), map[string]string{
+	env := map[string]string{
 		"MINIO_URI": srv.URL(), "MINIO_ACCESS_KEY": miniotest.AccessKey, "MINIO_SECRET_KEY": miniotest.SecretKey,
 		"MINIO_BUCKET": "bench-server", "PORT": port,
-	}, true) // request logs go to /dev/null, as a log shipper would drain them
+	}
+	profileDir := os.Getenv(profileEnv)
+	if profileDir != "" {
+		env[profileEnv] = profileDir
+	}
+	p := startProcess(b, os.Getenv("HISTORY_SERVER_BIN"), env, true) // request logs go to /dev/null, as a log shipper would drain them
 	waitFor(b, p.url+"/readyz", http.StatusOK, 20*time.Second)
 
 	mc := directClient(b, srv.Endpoint)
@@ -101,15 +129,25 @@ func BenchmarkServerVsMinIO(b *testing.B) {
 	}
 
 	results := map[string]benchResult{}
-	var names []string
-	for _, clients := range []int{1, 8} {
+	name := func(op string, clients int, target string) string {
+		return fmt.Sprintf("%s/clients=%d/%s", op, clients, target)
+	}
+	for _, clients := range benchClients {
 		for _, op := range []string{"POST", "GET"} {
+			// Server and direct back to back, so that both see the same
+			// machine load.
 			for _, target := range []string{"server", "minio"} {
-				name := fmt.Sprintf("%s/clients=%d/%s", op, clients, target)
-				names = append(names, name)
+				n := name(op, clients, target)
 				fn := ops[op+"/"+target]
-				b.Run(name, func(b *testing.B) {
-					results[name] = measure(b, clients, fn)
+				b.Run(n, func(b *testing.B) {
+					cpu0 := procCPU(b, p.cmd.Process.Pid)
+					r := measure(b, clients, fn)
+					if target == "server" {
+						// Independent of what else the machine runs, unlike ops/s.
+						r.serverCPU = float64(procCPU(b, p.cmd.Process.Pid)-cpu0) / float64(time.Microsecond) / float64(b.N)
+						b.ReportMetric(r.serverCPU, "server-CPU-µs/op")
+					}
+					results[n] = r
 				})
 			}
 		}
@@ -119,13 +157,41 @@ func BenchmarkServerVsMinIO(b *testing.B) {
 	if err != nil {
 		b.Fatalf("reading the server's VmHWM: %v", err)
 	}
+	if profileDir != "" {
+		// The server writes its profiles on a graceful shutdown.
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.exitCode(b, 30*time.Second); code != 0 {
+			b.Fatalf("server exited with %d while writing profiles: %s", code, p.stderr)
+		}
+	}
+
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%-28s %10s %10s %10s\n", "operation", "ops/s", "p50 ms", "p99 ms")
-	for _, n := range names {
-		r := results[n]
-		fmt.Fprintf(&sb, "%-28s %10.0f %10.3f %10.3f\n", n, r.opsPerSec, r.p50, r.p99)
+	var figures []string // for benchOutEnv
+	fmt.Fprintf(&sb, "%-6s %7s | %9s %9s %6s | %15s %15s %9s | %s\n",
+		"op", "clients", "server/s", "direct/s", "ratio", "server p50/p99", "direct p50/p99", "p99 ratio", "server CPU µs/op")
+	for _, clients := range benchClients {
+		for _, op := range []string{"POST", "GET"} {
+			s, d := results[name(op, clients, "server")], results[name(op, clients, "minio")]
+			if s.opsPerSec == 0 || d.opsPerSec == 0 {
+				continue // not selected by -bench
+			}
+			fmt.Fprintf(&sb, "%-6s %7d | %9.0f %9.0f %5.2fx | %6.2f / %6.2f %6.2f / %6.2f %8.2fx | %.0f\n",
+				op, clients, s.opsPerSec, d.opsPerSec, s.opsPerSec/d.opsPerSec, s.p50, s.p99, d.p50, d.p99, s.p99/d.p99, s.serverCPU)
+			if clients == 16 {
+				target := map[string]string{"GET": ">= 0.80", "POST": ">= 0.90"}[op]
+				figures = append(figures,
+					fmt.Sprintf("history-server %s throughput vs direct minio-go, 16 clients\t%.2f\tx\t%s", op, s.opsPerSec/d.opsPerSec, target),
+					fmt.Sprintf("history-server %s p99 vs direct minio-go, 16 clients\t%.2f\tx\t<= 1.50", op, s.p99/d.p99))
+			}
+		}
 	}
 	fmt.Fprintf(&sb, "history-server peak RSS (VmHWM): %.1f MiB", float64(rss)/(1<<20))
+	figures = append(figures, fmt.Sprintf("history-server peak RSS under the benchmark\t%.1f\tMiB\t< 32", float64(rss)/(1<<20)))
+	if out := os.Getenv(benchOutEnv); out != "" {
+		if err := appendLines(out, figures); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// A sub-benchmark, so that the metric and the table are printed
 	// (a parent benchmark's own output is not).
 	var logOnce sync.Once
@@ -133,8 +199,70 @@ func BenchmarkServerVsMinIO(b *testing.B) {
 		for range b.N {
 		}
 		b.ReportMetric(float64(rss)/(1<<20), "server-peak-RSS-MiB")
-		logOnce.Do(func() { b.Log(sb.String()) })
+		logOnce.Do(func() { b.Log("\n" + sb.String()) })
 	})
+}
+
+// procCPU is the CPU time (user + system) process pid has used so far.
+func procCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 14th and 15th of the whole line, in clock ticks of
+	// 1/100 s (USER_HZ on Linux).
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("cannot parse /proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// appendLines appends lines to the file at path.
+func appendLines(path string, lines []string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		fmt.Fprintln(f, l)
+	}
+	return f.Close()
+}
+
+// runProfiled runs the server (see TestMain), and, when profileEnv names a
+// directory, records a CPU profile for its whole life and an allocation
+// profile at its end.
+func runProfiled(run func() int) int {
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return run()
+	}
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cpu.Close()
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := run()
+	pprof.StopCPUProfile()
+	allocs, err := os.Create(filepath.Join(dir, "allocs.pprof"))
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(allocs, 0)
+		allocs.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return code
 }
 
 // expect turns a response into an error unless it has the status (and,

@@ -34,7 +34,7 @@ const runMainEnv = "HISTORY_SERVER_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
-		os.Exit(run())
+		os.Exit(runProfiled(run))
 	}
 	os.Exit(m.Run())
 }
