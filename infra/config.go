@@ -30,9 +30,24 @@ type Config struct {
 	// MinioStorageClass is the StorageClass of MinIO's PVC; empty means the
 	// cluster's default class.
 	MinioStorageClass string
+	// MinioReplicas is the number of MinIO pods: 1 is the lab's standalone
+	// server, 4 or more a distributed, erasure-coded MinIO with one volume
+	// per pod (minio.go); validated against MinIO's erasure set rules.
+	MinioReplicas int
 
 	HistoryServerImage    string
 	HistoryServerReplicas int
+	// HistoryServerAutoscale puts the history-server Deployment under a
+	// HorizontalPodAutoscaler (autoscaling/v2, CPU utilization) scaling
+	// between HistoryServerMinReplicas and HistoryServerMaxReplicas.
+	// HistoryServerReplicas is then unused: the Deployment starts at the
+	// minimum and the HPA owns its replica count (historyserver.go).
+	HistoryServerAutoscale   bool
+	HistoryServerMinReplicas int
+	HistoryServerMaxReplicas int
+	// HistoryServerCPUTarget is the HPA's target average CPU utilization,
+	// in percent of the container's CPU request.
+	HistoryServerCPUTarget int
 
 	PriceFetcherImage    string
 	PriceFetcherSchedule string
@@ -89,6 +104,13 @@ const (
 	keyLabTestResources        = "labTestResources"
 	keyProductionLockdown      = "productionLockdown"
 	keyInternetEgressExcept    = "internetEgressExcept"
+
+	// Scaling (README "Scaling").
+	keyMinioReplicas            = "minioReplicas"
+	keyHistoryServerAutoscale   = "historyServerAutoscale"
+	keyHistoryServerMinReplicas = "historyServerMinReplicas"
+	keyHistoryServerMaxReplicas = "historyServerMaxReplicas"
+	keyHistoryServerCPUTarget   = "historyServerCpuTarget"
 )
 
 // allConfigKeys lists every key LoadConfig reads.
@@ -99,6 +121,8 @@ var allConfigKeys = []string{
 	keyNginxImage, keyPostgresImage, keyPublicNodeIP, keyIngressAdmissionWebhook,
 	keyAwaitIngress, keyLabTestResources, keyProductionLockdown,
 	keyInternetEgressExcept,
+	keyMinioReplicas, keyHistoryServerAutoscale, keyHistoryServerMinReplicas,
+	keyHistoryServerMaxReplicas, keyHistoryServerCPUTarget,
 }
 
 // Defaults for every optional key.
@@ -121,6 +145,17 @@ const (
 	// DefaultInternetEgressExcept are the RFC 1918 private ranges, where
 	// clusters put their pod, Service and node addresses.
 	DefaultInternetEgressExcept = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+
+	// DefaultMinioReplicas is the lab's single standalone MinIO pod.
+	DefaultMinioReplicas = 1
+	// The history-server HPA (off by default): at least two pods, so one
+	// can be drained or restarted while the other serves; 70% of the CPU
+	// request is the usual headroom for the next pod to start.
+	DefaultHistoryServerMinReplicas = 2
+	DefaultHistoryServerMaxReplicas = 6
+	DefaultHistoryServerCPUTarget   = 70
+	// maxHistoryServerReplicas bounds every history-server count.
+	maxHistoryServerReplicas = 20
 )
 
 var (
@@ -165,6 +200,12 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		AwaitIngress:            r.boolean(keyAwaitIngress, true),
 		LabTestResources:        r.boolean(keyLabTestResources, true),
 		ProductionLockdown:      r.boolean(keyProductionLockdown, true),
+
+		MinioReplicas:            r.integer(keyMinioReplicas, DefaultMinioReplicas),
+		HistoryServerAutoscale:   r.boolean(keyHistoryServerAutoscale, false),
+		HistoryServerMinReplicas: r.integer(keyHistoryServerMinReplicas, DefaultHistoryServerMinReplicas),
+		HistoryServerMaxReplicas: r.integer(keyHistoryServerMaxReplicas, DefaultHistoryServerMaxReplicas),
+		HistoryServerCPUTarget:   r.integer(keyHistoryServerCPUTarget, DefaultHistoryServerCPUTarget),
 	}
 
 	if cidrs, err := parseExceptCIDRs(r.str(keyInternetEgressExcept, DefaultInternetEgressExcept)); err != nil {
@@ -198,9 +239,10 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	if c.MinioStorageClass != "" && (len(c.MinioStorageClass) > 253 || !dnsSubdomainRe.MatchString(c.MinioStorageClass)) {
 		r.fail(keyMinioStorageClass, "must be a StorageClass name (lower-case DNS subdomain) or empty for the cluster default, got %q", c.MinioStorageClass)
 	}
-	if !r.failed(keyHistoryServerReplicas) && (c.HistoryServerReplicas < 1 || c.HistoryServerReplicas > 20) {
-		r.fail(keyHistoryServerReplicas, "must be between 1 and 20, got %d", c.HistoryServerReplicas)
+	if !r.failed(keyHistoryServerReplicas) && (c.HistoryServerReplicas < 1 || c.HistoryServerReplicas > maxHistoryServerReplicas) {
+		r.fail(keyHistoryServerReplicas, "must be between 1 and %d, got %d", maxHistoryServerReplicas, c.HistoryServerReplicas)
 	}
+	validateScaling(&r, c)
 	if err := validateSchedule(c.PriceFetcherSchedule); err != nil {
 		r.fail(keyPriceFetcherSchedule, "%v", err)
 	}
@@ -214,6 +256,37 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		return nil, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(r.errs...))
 	}
 	return c, nil
+}
+
+// validateScaling checks the MinIO and history-server scaling keys. The
+// autoscaler's keys are checked even while it is off, so that a typo shows
+// up before the day it is switched on.
+func validateScaling(r *configReader, c *Config) {
+	if !r.failed(keyMinioReplicas) {
+		if err := validateMinioReplicas(c.MinioReplicas); err != nil {
+			r.fail(keyMinioReplicas, "%v", err)
+		}
+	}
+	minOK := !r.failed(keyHistoryServerMinReplicas)
+	if minOK && (c.HistoryServerMinReplicas < 1 || c.HistoryServerMinReplicas > maxHistoryServerReplicas) {
+		r.fail(keyHistoryServerMinReplicas, "must be between 1 and %d, got %d", maxHistoryServerReplicas, c.HistoryServerMinReplicas)
+		minOK = false
+	}
+	if !r.failed(keyHistoryServerMaxReplicas) {
+		switch {
+		case c.HistoryServerMaxReplicas < 1 || c.HistoryServerMaxReplicas > maxHistoryServerReplicas:
+			r.fail(keyHistoryServerMaxReplicas, "must be between 1 and %d, got %d", maxHistoryServerReplicas, c.HistoryServerMaxReplicas)
+		case minOK && c.HistoryServerMaxReplicas < c.HistoryServerMinReplicas:
+			r.fail(keyHistoryServerMaxReplicas, "must not be below %s (%d), got %d",
+				keyHistoryServerMinReplicas, c.HistoryServerMinReplicas, c.HistoryServerMaxReplicas)
+		}
+	}
+	// Utilization is relative to the CPU request, which the limit exceeds,
+	// so targets above 100% are meaningful; below 10% the HPA would scale
+	// on noise.
+	if !r.failed(keyHistoryServerCPUTarget) && (c.HistoryServerCPUTarget < 10 || c.HistoryServerCPUTarget > 1000) {
+		r.fail(keyHistoryServerCPUTarget, "must be a percentage of the CPU request between 10 and 1000, got %d", c.HistoryServerCPUTarget)
+	}
 }
 
 // IngressHost is the Ingress rule's host: echoserver.<publicNodeIP>.nip.io.
@@ -346,4 +419,16 @@ func (r *configReader) boolean(k string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// historyServerAutoscaling is the history-server's HPA, nil when off.
+func (c *Config) historyServerAutoscaling() *HistoryServerAutoscaling {
+	if !c.HistoryServerAutoscale {
+		return nil
+	}
+	return &HistoryServerAutoscaling{
+		MinReplicas: c.HistoryServerMinReplicas,
+		MaxReplicas: c.HistoryServerMaxReplicas,
+		CPUTarget:   c.HistoryServerCPUTarget,
+	}
 }

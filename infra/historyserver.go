@@ -2,8 +2,10 @@ package infra
 
 import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -34,6 +36,43 @@ type HistoryServerArgs struct {
 	MinioEndpoint pulumi.StringInput
 	// MinioSecretName is the Secret with MINIO_ROOT_USER/PASSWORD.
 	MinioSecretName pulumi.StringInput
+	// Autoscaling puts the Deployment under an HPA; nil: Replicas pods.
+	Autoscaling *HistoryServerAutoscaling
+}
+
+// HistoryServerAutoscaling is the history-server's HorizontalPodAutoscaler.
+type HistoryServerAutoscaling struct {
+	MinReplicas, MaxReplicas int
+	// CPUTarget is the target average CPU utilization, in percent of the
+	// container's CPU request.
+	CPUTarget int
+}
+
+// Annotations of the history-server Deployment about its replica count.
+const (
+	// annotationPatchForce makes Pulumi's server-side apply take fields
+	// it declares back from other field managers instead of failing with
+	// a conflict: needed when the HPA is switched off, since the HPA
+	// controller then owns spec.replicas.
+	annotationPatchForce = "pulumi.com/patchForce"
+	// annotationReplicasManagedBy says who sets spec.replicas. Its change
+	// when the HPA is switched on or off guarantees that Pulumi applies
+	// the Deployment in that update (and so takes spec.replicas back, or
+	// lets it go).
+	annotationReplicasManagedBy = "lab5.io/replicas-managed-by"
+)
+
+// historyServerRollout never takes a serving pod away before its
+// replacement is ready: rolling updates surge (a quarter of the pods,
+// at least one) and keep every old pod until then.
+func historyServerRollout() *appsv1.DeploymentStrategyArgs {
+	return &appsv1.DeploymentStrategyArgs{
+		Type: pulumi.String("RollingUpdate"),
+		RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+			MaxUnavailable: pulumi.Int(0),
+			MaxSurge:       pulumi.String("25%"),
+		},
+	}
 }
 
 // HistoryServer is the history data server: a Deployment and a ClusterIP
@@ -71,12 +110,33 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 		}
 	}
 
-	_, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+	// Replicas: fixed by the stack, or the HPA's minimum to start from.
+	// With the HPA, the replica count is the HPA's: Pulumi ignores
+	// changes of spec.replicas, and the provider leaves the field out of
+	// its apply once the HPA controller owns it. (Leaving spec.replicas
+	// unset instead would make the first apply after switching the HPA
+	// on drop the Deployment to 1 pod: Kubernetes' default.)
+	replicas := args.Replicas
+	managedBy := "pulumi"
+	var deploymentOpts []pulumi.ResourceOption
+	if a := args.Autoscaling; a != nil {
+		replicas = a.MinReplicas
+		managedBy = "horizontalpodautoscaler/" + HistoryServerName
+		deploymentOpts = append(deploymentOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
+	}
+	meta := objectMeta(HistoryServerName, args.Namespace, labels.all())
+	meta.Annotations = pulumi.StringMap{
+		annotationPatchForce:        pulumi.String("true"),
+		annotationReplicasManagedBy: pulumi.String(managedBy),
+	}
+
+	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		// The lab's labels on the Deployment metadata AND on the pod
 		// template metadata.
-		Metadata: objectMeta(HistoryServerName, args.Namespace, labels.all()),
+		Metadata: meta,
 		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(args.Replicas),
+			Replicas: pulumi.Int(replicas),
+			Strategy: historyServerRollout(),
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
@@ -85,6 +145,19 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 					// and needs no service account token.
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					SecurityContext:              nonRootPodSecurityContext(historyServerUID),
+					// Pods of one revision spread over nodes, so a node
+					// failure or drain takes as few as possible; a
+					// preference, since the API must still scale on one
+					// node.
+					TopologySpreadConstraints: corev1.TopologySpreadConstraintArray{
+						corev1.TopologySpreadConstraintArgs{
+							MaxSkew:           pulumi.Int(1),
+							TopologyKey:       pulumi.String(labelHostname),
+							WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
+							LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+							MatchLabelKeys:    pulumi.StringArray{pulumi.String("pod-template-hash")},
+						},
+					},
 					Containers: corev1.ContainerArray{
 						corev1.ContainerArgs{
 							Name:  pulumi.String(HistoryServerName),
@@ -122,8 +195,11 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 				},
 			},
 		},
-	}, pulumi.Parent(comp))
+	}, append([]pulumi.ResourceOption{pulumi.Parent(comp)}, deploymentOpts...)...)
 	if err != nil {
+		return nil, err
+	}
+	if err := newHistoryServerScaling(ctx, comp, name, args, labels, deployment, replicas); err != nil {
 		return nil, err
 	}
 
@@ -156,4 +232,53 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 		return nil, err
 	}
 	return comp, nil
+}
+
+// newHistoryServerScaling adds the HPA (when configured) and, when more
+// than one pod serves, a PodDisruptionBudget that lets drains and
+// evictions take one pod at a time. Unready pods may always be evicted:
+// they serve nothing, and a crash-looping pod must not block a node drain.
+func newHistoryServerScaling(ctx *pulumi.Context, comp *HistoryServer, name string, args *HistoryServerArgs,
+	labels appLabels, deployment *appsv1.Deployment, replicas int) error {
+	if a := args.Autoscaling; a != nil {
+		_, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: objectMeta(HistoryServerName, args.Namespace, labels.all()),
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+					ApiVersion: pulumi.String("apps/v1"),
+					Kind:       pulumi.String("Deployment"),
+					Name:       nameOf(deployment.Metadata),
+				},
+				MinReplicas: pulumi.Int(a.MinReplicas),
+				MaxReplicas: pulumi.Int(a.MaxReplicas),
+				Metrics: autoscalingv2.MetricSpecArray{
+					autoscalingv2.MetricSpecArgs{
+						Type: pulumi.String("Resource"),
+						Resource: &autoscalingv2.ResourceMetricSourceArgs{
+							Name: pulumi.String("cpu"),
+							Target: &autoscalingv2.MetricTargetArgs{
+								Type:               pulumi.String("Utilization"),
+								AverageUtilization: pulumi.Int(a.CPUTarget),
+							},
+						},
+					},
+				},
+			},
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return err
+		}
+	}
+	if replicas < 2 {
+		return nil
+	}
+	_, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: objectMeta(HistoryServerName, args.Namespace, labels.all()),
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable:             pulumi.Int(1),
+			Selector:                   &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
+		},
+	}, pulumi.Parent(comp))
+	return err
 }

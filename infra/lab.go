@@ -88,6 +88,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		RootPassword: cfg.MinioRootPassword,
 		StorageSize:  cfg.MinioStorageSize,
 		StorageClass: cfg.MinioStorageClass,
+		Replicas:     cfg.MinioReplicas,
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -97,6 +98,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		Replicas:        cfg.HistoryServerReplicas,
 		MinioEndpoint:   lab.Minio.Endpoint,
 		MinioSecretName: lab.Minio.SecretName,
+		Autoscaling:     cfg.historyServerAutoscaling(),
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -159,6 +161,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		LabTestResources:     cfg.LabTestResources,
 		ProductionLockdown:   cfg.ProductionLockdown,
 		InternetEgressExcept: cfg.InternetEgressExcept,
+		MinioPeers:           cfg.MinioReplicas > 1,
 	}, parent); err != nil {
 		return nil, err
 	}

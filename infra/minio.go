@@ -6,6 +6,7 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -21,7 +22,131 @@ const (
 	// minioUID is a non-root uid; the MinIO image runs as any uid as long as
 	// /data is writable, which fsGroup ensures for the PVC.
 	minioUID = 1000
+
+	// Distributed MinIO (minioReplicas >= 4).
+	//
+	// MinioHeadlessServiceName governs the StatefulSet: it gives each pod
+	// the stable DNS name minio-<i>.minio-hl.<ns>.svc.cluster.local that
+	// the server's endpoint list names. The ClusterIP Service "minio"
+	// stays what clients use.
+	MinioHeadlessServiceName = "minio-hl"
+	// MinioDistributedMinReplicas is MinIO's minimum for erasure coding
+	// across servers.
+	MinioDistributedMinReplicas = 4
+	// minioStandaloneVolume is the lab's PVC template (PVC data-minio-0).
+	minioStandaloneVolume = "data"
+	// minioDataPath is where every MinIO pod mounts its volume.
+	minioDataPath = "/data"
+
+	// labelHostname is the node label that topology spread constraints
+	// use to tell nodes apart.
+	labelHostname = "kubernetes.io/hostname"
 )
+
+// minioMaxSetSize is the largest erasure set MinIO forms. Its smallest is
+// 2, but sets of 2 or 3 drives get parity 1 and the 2-drive set accepts no
+// write with one pod down, so this stack only accepts layouts whose sets
+// have at least MinioDistributedMinReplicas drives (MinIO's minimum for a
+// distributed deployment).
+const minioMaxSetSize = 16
+
+// minioErasureSetSize is the erasure set size MinIO chooses for n servers
+// with one drive each, given as one {0...n-1} pattern: the largest size
+// between 2 and 16 that divides n (fewest sets), or 0 when none does
+// (MinIO refuses to start). Mirrors MinIO's endpoint-ellipses rules.
+func minioErasureSetSize(n int) int {
+	for size := min(n, minioMaxSetSize); size >= 2; size-- {
+		if n%size == 0 {
+			return size
+		}
+	}
+	return 0
+}
+
+// minioDefaultParity is MinIO's default parity (storage class STANDARD)
+// for an erasure set of that size.
+func minioDefaultParity(setSize int) int {
+	switch {
+	case setSize <= 1:
+		return 0
+	case setSize <= 3:
+		return 1
+	case setSize <= 5:
+		return 2
+	case setSize <= 7:
+		return 3
+	}
+	return 4
+}
+
+// minioWriteTolerance is how many drives of one erasure set (here: pods)
+// may be down while MinIO still accepts writes: the set size minus the
+// write quorum, which is the data drive count, plus one when data and
+// parity counts are equal (so that two halves cannot both win). Reads
+// survive parity-many drives down, so this is the stricter bound.
+func minioWriteTolerance(setSize int) int {
+	parity := minioDefaultParity(setSize)
+	data := setSize - parity
+	quorum := data
+	if data == parity {
+		quorum++
+	}
+	return setSize - quorum
+}
+
+// validateMinioReplicas accepts 1 (standalone) and the distributed counts
+// whose erasure sets have at least MinioDistributedMinReplicas drives.
+func validateMinioReplicas(n int) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("must be 1 (standalone MinIO) or at least %d (distributed MinIO), got %d", MinioDistributedMinReplicas, n)
+	case n == 1:
+		return nil
+	case n < MinioDistributedMinReplicas:
+		return fmt.Errorf("must be 1 or at least %d, got %d: distributed MinIO needs at least %d servers "+
+			"(2 or 3 get parity 1, and with 2 one pod down stops all writes)", MinioDistributedMinReplicas, n, MinioDistributedMinReplicas)
+	}
+	if size := minioErasureSetSize(n); size < MinioDistributedMinReplicas {
+		return fmt.Errorf("cannot be %d: MinIO splits the drives into equal erasure sets of 2 to %d drives, and %d %s; "+
+			"use 4 to 16, or a multiple of a size in 4..16 (18, 20, 24, 32, ...)", n, minioMaxSetSize, n, setSizeReason(n, size))
+	}
+	return nil
+}
+
+func setSizeReason(n, size int) string {
+	if size == 0 {
+		return "is divisible by none of those sizes"
+	}
+	return fmt.Sprintf("only splits into sets of %d drives (parity %d)", size, minioDefaultParity(size))
+}
+
+// minioVolumeName is the StatefulSet's PVC template name for a layout.
+// Each layout has volumes of its own (PVCs <template>-minio-<i>): MinIO
+// cannot turn a standalone drive into an erasure-set member, nor resize
+// an erasure set, in place. With separate volumes a change of
+// minioReplicas starts an empty MinIO instead of one that refuses the old
+// drive format, and the previous layout's PVCs (kept: the StatefulSet's
+// retention policy is Retain) still hold its objects.
+func minioVolumeName(replicas int) string {
+	if replicas <= 1 {
+		return minioStandaloneVolume
+	}
+	return fmt.Sprintf("data-dist%d", replicas)
+}
+
+// minioLayoutWarning is logged (on the StatefulSet) whenever the stack
+// declares distributed MinIO, previews included: whether the change from
+// another layout is pending cannot be known from inside the program, so the
+// warning says what such a change does.
+func minioLayoutWarning(replicas int) string {
+	size := minioErasureSetSize(replicas)
+	return fmt.Sprintf("minioReplicas=%d: distributed MinIO, %d erasure set(s) of %d drives (parity %d, writes survive %d pod(s) down per set), "+
+		"volumes %s-minio-0..%d. Changing minioReplicas to or from this value REPLACES StatefulSet minio: MinIO starts empty on "+
+		"that layout's volumes, and objects stored under the previous layout are NOT copied (they stay in its PVCs); "+
+		"see README, \"Scaling MinIO\", for moving them",
+		replicas, replicas/size, size, minioDefaultParity(size), minioWriteTolerance(size),
+		minioVolumeName(replicas), replicas-1)
+}
 
 // MinioArgs configures the Minio component.
 type MinioArgs struct {
@@ -31,10 +156,15 @@ type MinioArgs struct {
 	RootPassword pulumi.StringInput // a secret output
 	StorageSize  string
 	StorageClass string // empty: cluster default
+	// Replicas is 1 (the lab's standalone MinIO) or a distributed count
+	// that validateMinioReplicas accepts.
+	Replicas int
 }
 
-// Minio is MinIO as a one-replica StatefulSet with a PVC, its credentials
-// Secret and its ClusterIP Service.
+// Minio is MinIO as a StatefulSet with a PVC per pod, its credentials
+// Secret and its ClusterIP Service: one standalone pod (the lab's layout),
+// or distributed MinIO over Replicas pods with a headless Service and a
+// PodDisruptionBudget.
 type Minio struct {
 	pulumi.ResourceState
 
@@ -100,7 +230,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	}
 
 	// The Service is created before the StatefulSet that names it as its
-	// governing service (spec.serviceName).
+	// governing service (spec.serviceName) in the standalone layout.
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
 		Spec: &corev1.ServiceSpecArgs{
@@ -118,62 +248,144 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 		return nil, err
 	}
 
-	_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-		Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
-		Spec: &appsv1.StatefulSetSpecArgs{
-			ServiceName: nameOf(svc.Metadata).ToStringPtrOutput(),
-			Replicas:    pulumi.Int(1),
-			Selector:    &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
-				Spec: &corev1.PodSpecArgs{
-					SecurityContext: nonRootPodSecurityContext(minioUID),
-					Containers: corev1.ContainerArray{
-						corev1.ContainerArgs{
-							Name:  pulumi.String("minio"),
-							Image: pulumi.String(args.Image),
-							Args: pulumi.StringArray{
-								pulumi.String("server"),
-								pulumi.String("/data"),
-								pulumi.String("--console-address"),
-								pulumi.String(fmt.Sprintf(":%d", MinioConsolePort)),
-							},
-							Ports: corev1.ContainerPortArray{
-								corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(MinioAPIPort)},
-								corev1.ContainerPortArgs{Name: pulumi.String("console"), ContainerPort: pulumi.Int(MinioConsolePort)},
-							},
-							Env: corev1.EnvVarArray{
-								secretEnv("MINIO_ROOT_USER", secretName, MinioSecretUserKey),
-								secretEnv("MINIO_ROOT_PASSWORD", secretName, MinioSecretPasswordKey),
-							},
-							VolumeMounts: corev1.VolumeMountArray{
-								corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
-							},
-							LivenessProbe:  healthProbe("/minio/health/live", 10),
-							ReadinessProbe: healthProbe("/minio/health/ready", 5),
-							Resources: resourceSpec{
-								CPURequest: "100m", MemoryRequest: "256Mi",
-								CPULimit: "1", MemoryLimit: "1Gi",
-							}.args(),
-							// MinIO writes only to /data (and its
-							// config under it), but it also creates
-							// ${HOME}/.minio at start, so the root file
-							// system stays writable.
-							SecurityContext: nonRootSecurityContext(minioUID, false),
-						},
+	// The lab's layout: one server on one drive, governed by "minio".
+	replicas := max(args.Replicas, 1)
+	distributed := replicas > 1
+	governing := nameOf(svc.Metadata)
+	serverArgs := pulumi.StringArray{pulumi.String("server"), pulumi.String(minioDataPath)}
+	readiness := healthProbe("/minio/health/ready", 5)
+	spec := &appsv1.StatefulSetSpecArgs{}
+
+	if distributed {
+		// Peers find each other through the headless Service before any
+		// of them is ready (readiness needs the cluster formed), so it
+		// publishes not-ready addresses.
+		hl, err := corev1.NewService(ctx, name+"-hl", &corev1.ServiceArgs{
+			Metadata: objectMeta(MinioHeadlessServiceName, args.Namespace, labels.all()),
+			Spec: &corev1.ServiceSpecArgs{
+				ClusterIP:                pulumi.String("None"),
+				PublishNotReadyAddresses: pulumi.Bool(true),
+				Selector:                 labels.selector(),
+				Ports: corev1.ServicePortArray{
+					corev1.ServicePortArgs{
+						Name:       pulumi.String("api"),
+						Port:       pulumi.Int(MinioAPIPort),
+						TargetPort: pulumi.Int(MinioAPIPort),
+						Protocol:   pulumi.String("TCP"),
 					},
 				},
 			},
-			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{
-				corev1.PersistentVolumeClaimTypeArgs{
-					Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data"), Labels: labels.all()},
-					Spec:     pvcSpec,
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return nil, err
+		}
+		governing = nameOf(hl.Metadata)
+		// One endpoint per pod, in MinIO's {x...y} notation; each server
+		// recognises itself among them by its own host name.
+		serverArgs = pulumi.StringArray{
+			pulumi.String("server"),
+			pulumi.Sprintf("http://%s-{0...%d}.%s.%s.svc.cluster.local:%d%s",
+				MinioName, replicas-1, governing, args.Namespace, MinioAPIPort, minioDataPath),
+		}
+		// Ready = this server is up AND the cluster has write quorum, so
+		// the "minio" Service only routes to servers that can take a PUT.
+		// Liveness stays /minio/health/live: a lost quorum must not
+		// restart every pod.
+		readiness = healthProbe("/minio/health/cluster", 5)
+		// All pods start together: none becomes ready before a quorum of
+		// them runs, so OrderedReady would wait forever for pod 0.
+		spec.PodManagementPolicy = pulumi.String("Parallel")
+	}
+	serverArgs = append(serverArgs, pulumi.String("--console-address"), pulumi.String(fmt.Sprintf(":%d", MinioConsolePort)))
+
+	podSpec := &corev1.PodSpecArgs{
+		SecurityContext: nonRootPodSecurityContext(minioUID),
+		Containers: corev1.ContainerArray{
+			corev1.ContainerArgs{
+				Name:  pulumi.String("minio"),
+				Image: pulumi.String(args.Image),
+				Args:  serverArgs,
+				Ports: corev1.ContainerPortArray{
+					corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(MinioAPIPort)},
+					corev1.ContainerPortArgs{Name: pulumi.String("console"), ContainerPort: pulumi.Int(MinioConsolePort)},
 				},
+				Env: corev1.EnvVarArray{
+					secretEnv("MINIO_ROOT_USER", secretName, MinioSecretUserKey),
+					secretEnv("MINIO_ROOT_PASSWORD", secretName, MinioSecretPasswordKey),
+				},
+				VolumeMounts: corev1.VolumeMountArray{
+					corev1.VolumeMountArgs{Name: pulumi.String(minioVolumeName(replicas)), MountPath: pulumi.String(minioDataPath)},
+				},
+				LivenessProbe:  healthProbe("/minio/health/live", 10),
+				ReadinessProbe: readiness,
+				Resources: resourceSpec{
+					CPURequest: "100m", MemoryRequest: "256Mi",
+					CPULimit: "1", MemoryLimit: "1Gi",
+				}.args(),
+				// MinIO writes only to /data (and its
+				// config under it), but it also creates
+				// ${HOME}/.minio at start, so the root file
+				// system stays writable.
+				SecurityContext: nonRootSecurityContext(minioUID, false),
 			},
 		},
+	}
+	if distributed {
+		// Erasure coding only protects against a node failure if the
+		// pods are spread over nodes: at most one more pod on any node
+		// than on another, and a pod that would break that stays
+		// Pending rather than piling onto one node. Unlike hard
+		// anti-affinity this still schedules 4 pods on 2 nodes.
+		podSpec.TopologySpreadConstraints = corev1.TopologySpreadConstraintArray{
+			corev1.TopologySpreadConstraintArgs{
+				MaxSkew:           pulumi.Int(1),
+				TopologyKey:       pulumi.String(labelHostname),
+				WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
+				LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			},
+		}
+	}
+
+	spec.ServiceName = governing.ToStringPtrOutput()
+	spec.Replicas = pulumi.Int(replicas)
+	spec.Selector = &metav1.LabelSelectorArgs{MatchLabels: labels.selector()}
+	spec.Template = &corev1.PodTemplateSpecArgs{
+		Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
+		Spec:     podSpec,
+	}
+	spec.VolumeClaimTemplates = corev1.PersistentVolumeClaimTypeArray{
+		corev1.PersistentVolumeClaimTypeArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(minioVolumeName(replicas)), Labels: labels.all()},
+			Spec:     pvcSpec,
+		},
+	}
+	// Switching layouts changes serviceName, podManagementPolicy and the
+	// PVC template, which a StatefulSet cannot update: the provider
+	// replaces it, deleting the old one first (it keeps its name).
+	sts, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+		Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
+		Spec:     spec,
 	}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
+	}
+
+	if distributed {
+		// Voluntary disruptions (drains, evictions) never take more pods
+		// than one erasure set can lose and still accept writes; with
+		// several sets the budget holds even if all of them are in one.
+		// Unhealthy pods are not evicted while the budget is exhausted
+		// (the default policy): a cluster without quorum waits for help.
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable: pulumi.Int(minioWriteTolerance(minioErasureSetSize(replicas))),
+				Selector:       &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			},
+		}, pulumi.Parent(comp)); err != nil {
+			return nil, err
+		}
+		_ = ctx.Log.Warn(minioLayoutWarning(replicas), &pulumi.LogArgs{Resource: sts})
 	}
 
 	comp.ServiceName = nameOf(svc.Metadata)

@@ -39,6 +39,9 @@ const (
 	AllowDNSEgressName             = "allow-dns-egress"
 	HistoryServerNetworkPolicyName = "history-server-network-policy"
 	PriceFetcherNetworkPolicyName  = "price-fetcher-network-policy"
+	// MinioPeerEgressName lets distributed MinIO's pods reach each other
+	// (minioReplicas >= 4 with the lockdown).
+	MinioPeerEgressName = "minio-peer-egress"
 
 	// HistoryServerClientLabel marks pods, in any namespace, that may call
 	// the history-server API directly (users' and graders' curl pods):
@@ -65,6 +68,9 @@ const (
 	labelNamespaceName = "kubernetes.io/metadata.name"
 )
 
+// minioPodLabels select the MinIO pods (the lab's app=minio).
+var minioPodLabels = map[string]string{"app": MinioName}
+
 // kubeDNSLabels select the cluster DNS pods (CoreDNS keeps kube-dns's
 // k8s-app label for compatibility).
 var kubeDNSLabels = map[string]string{"k8s-app": "kube-dns"}
@@ -85,6 +91,10 @@ type NetworkPoliciesArgs struct {
 	// InternetEgressExcept are the CIDRs excepted from price-fetcher's
 	// 0.0.0.0/0 HTTPS egress (cluster and private ranges).
 	InternetEgressExcept []string
+	// MinioPeers admits MinIO pod-to-pod traffic on the API port
+	// (distributed MinIO): in minio-network-policy and, with the
+	// lockdown, in minio-peer-egress.
+	MinioPeers bool
 }
 
 // NetworkPolicies holds the lab's NetworkPolicies.
@@ -183,20 +193,29 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 
 	// MinIO accepts connections only from the history-server pods of its
 	// own namespace (no namespaceSelector: same namespace), on the API
-	// port.
+	// port. Distributed MinIO's servers also call each other there (the
+	// same port carries the S3 API and MinIO's internode traffic): a
+	// second rule, so the lab's rule stays exactly as written.
+	minioIngress := networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+		From: networkingv1.NetworkPolicyPeerArray{
+			networkingv1.NetworkPolicyPeerArgs{
+				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(historyServerLabLabels)},
+			},
+		},
+		Ports: tcpPort(MinioAPIPort),
+	}}
+	if args.MinioPeers {
+		minioIngress = append(minioIngress, networkingv1.NetworkPolicyIngressRuleArgs{
+			From:  networkingv1.NetworkPolicyPeerArray{samePods(minioPodLabels)},
+			Ports: tcpPort(MinioAPIPort),
+		})
+	}
 	np, err := networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceProduction, MinioNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
 		Metadata: objectMeta(MinioNetworkPolicyName, args.ProductionNamespace, commonLabels(nil)),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(MinioName)}},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
-				From: networkingv1.NetworkPolicyPeerArray{
-					networkingv1.NetworkPolicyPeerArgs{
-						PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(historyServerLabLabels)},
-					},
-				},
-				Ports: tcpPort(MinioAPIPort),
-			}},
+			Ingress:     minioIngress,
 		},
 	}, pulumi.Parent(comp))
 	if err != nil {
@@ -225,6 +244,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 //	price-fetcher  -> history-server pods, TCP 8080 (Service port 80)
 //	price-fetcher  -> internet (0.0.0.0/0 except InternetEgressExcept), TCP 443
 //	history-server -> MinIO pods, TCP 9000 (ingress side: minio-network-policy)
+//	MinIO pod      -> MinIO pods, TCP 9000 (distributed MinIO only)
 //	every pod      -> kube-system DNS pods, UDP+TCP 53
 //	clients        -> history-server pods, TCP 8080 (HistoryServerClientLabel)
 //
@@ -322,6 +342,24 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		return nil, err
 	}
 	allows = append(allows, np)
+
+	// Distributed MinIO: each server calls the others on the API port
+	// (their ingress side is minio-network-policy). MinIO needs nothing
+	// else but DNS, which allow-dns-egress gives every pod.
+	if args.MinioPeers {
+		np, err = create(MinioPeerEgressName, &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(minioPodLabels)},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+			Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
+				To:    networkingv1.NetworkPolicyPeerArray{samePods(minioPodLabels)},
+				Ports: tcpPort(MinioAPIPort),
+			}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		allows = append(allows, np)
+	}
 
 	// Everything else: every production pod isolated in both directions.
 	// Created after the allow policies (and so deleted before them), so
