@@ -1,0 +1,88 @@
+// Command lab5-node prepares and cleans up the local cluster's real node for
+// hack/cluster.sh, which starts and stops its processes:
+//
+//	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
+//	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
+//	lab5-node setup   -state DIR -pause-image REF   write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup
+//	lab5-node dns     -state DIR -image REF         print the cluster DNS add-on (kubectl apply -f -)
+//	lab5-node cleanup -state DIR                    undo what the stopped node left on the host
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/lab5/k8s-networking/internal/localnode"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "lab5-node:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: lab5-node env|images|setup|dns|cleanup -state DIR [flags]")
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
+	state := fs.String("state", "", "the cluster's state folder")
+	root := fs.String("root", ".", "the repository (images)")
+	pause := fs.String("pause-image", "", "the pod sandbox image (setup)")
+	image := fs.String("image", "", "the CoreDNS image (dns)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *state == "" {
+		return fmt.Errorf("%s: -state is required", cmd)
+	}
+	abs, err := filepath.Abs(*state)
+	if err != nil {
+		return err
+	}
+	n := localnode.New(abs)
+	n.PauseImage = *pause
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "env":
+		fmt.Print(n.Env())
+	case "images":
+		// The user cache (not the state folder): a new cluster reuses the binaries.
+		imgs, err := n.BuildImages(ctx, *root, "")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("PAUSE_IMAGE=%s\nCOREDNS_IMAGE=%s\n", imgs.Pause, imgs.CoreDNS)
+	case "setup":
+		if err := n.Write(); err != nil {
+			return err
+		}
+		return n.PrepareCgroups(localnode.RealHost)
+	case "dns":
+		if *image == "" {
+			return fmt.Errorf("dns: -image is required")
+		}
+		y, err := n.DNSAddon(*image)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(y)
+		return err
+	case "cleanup":
+		return n.Cleanup(localnode.RealHost, func(format string, a ...any) {
+			fmt.Fprintf(os.Stderr, "lab5-node: "+format+"\n", a...)
+		})
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
