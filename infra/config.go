@@ -35,6 +35,10 @@ type Config struct {
 	// per pod (minio.go); validated against MinIO's erasure set rules.
 	MinioReplicas int
 
+	// Images says where the apps' images are built to (image.go).
+	Images ImageConfig
+	// HistoryServerImage and PriceFetcherImage pin prebuilt images; empty
+	// (the default) builds them from apps/ and deploys them by digest.
 	HistoryServerImage    string
 	HistoryServerReplicas int
 	// HistoryServerAutoscale puts the history-server Deployment under a
@@ -121,6 +125,8 @@ var allConfigKeys = []string{
 	keyNginxImage, keyPostgresImage, keyPublicNodeIP, keyIngressAdmissionWebhook,
 	keyAwaitIngress, keyLabTestResources, keyProductionLockdown,
 	keyInternetEgressExcept,
+	keyImageRepository, keyImageRegistryUsername, keyImageRegistryPassword,
+	keyImagePlatforms, keyImageSource, keyImageRevision,
 	keyMinioReplicas, keyHistoryServerAutoscale, keyHistoryServerMinReplicas,
 	keyHistoryServerMaxReplicas, keyHistoryServerCPUTarget,
 }
@@ -130,9 +136,7 @@ const (
 	DefaultMinioRootUser         = "minio-admin"
 	DefaultMinioImage            = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
 	DefaultMinioStorageSize      = "1Gi"
-	DefaultHistoryServerImage    = "history-server:0.1.0"
 	DefaultHistoryServerReplicas = 2
-	DefaultPriceFetcherImage     = "price-fetcher:0.1.0"
 	DefaultPriceFetcherSchedule  = "30 15 * * *"
 	PriceFetcherTimeZone         = "Europe/Tallinn"
 	// DefaultEchoserverImage is the image whose response the lab shows
@@ -187,9 +191,9 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		MinioImage:              r.image(keyMinioImage, DefaultMinioImage),
 		MinioStorageSize:        r.str(keyMinioStorageSize, DefaultMinioStorageSize),
 		MinioStorageClass:       r.str(keyMinioStorageClass, ""),
-		HistoryServerImage:      r.image(keyHistoryServerImage, DefaultHistoryServerImage),
+		HistoryServerImage:      r.optionalImage(keyHistoryServerImage),
 		HistoryServerReplicas:   r.integer(keyHistoryServerReplicas, DefaultHistoryServerReplicas),
-		PriceFetcherImage:       r.image(keyPriceFetcherImage, DefaultPriceFetcherImage),
+		PriceFetcherImage:       r.optionalImage(keyPriceFetcherImage),
 		PriceFetcherSchedule:    r.str(keyPriceFetcherSchedule, DefaultPriceFetcherSchedule),
 		PriceFetcherTimeZone:    PriceFetcherTimeZone,
 		EchoserverImage:         r.image(keyEchoserverImage, DefaultEchoserverImage),
@@ -251,6 +255,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	} else if !addr.Is4() {
 		r.fail(keyPublicNodeIP, "must be an IPv4 address: nip.io host names embed a dotted IPv4 address, got %q", c.PublicNodeIP)
 	}
+	loadImageConfig(ctx, &r, c)
 
 	if len(r.errs) > 0 {
 		return nil, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(r.errs...))

@@ -52,9 +52,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"minioImage", cfg.MinioImage, "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"},
 		{"minioStorageSize", cfg.MinioStorageSize, "1Gi"},
 		{"minioStorageClass", cfg.MinioStorageClass, ""},
-		{"historyServerImage", cfg.HistoryServerImage, "history-server:0.1.0"},
+		{"historyServerImage", cfg.HistoryServerImage, ""},
 		{"historyServerReplicas", cfg.HistoryServerReplicas, 2},
-		{"priceFetcherImage", cfg.PriceFetcherImage, "price-fetcher:0.1.0"},
+		{"priceFetcherImage", cfg.PriceFetcherImage, ""},
 		{"priceFetcherSchedule", cfg.PriceFetcherSchedule, "30 15 * * *"},
 		{"priceFetcherTimeZone", cfg.PriceFetcherTimeZone, "Europe/Tallinn"},
 		{"echoserverImage", cfg.EchoserverImage, "ealen/echo-server:0.9.2"},
@@ -261,7 +261,7 @@ func TestDevStackConfig(t *testing.T) {
 	known := map[string]bool{}
 	for _, k := range allConfigKeys {
 		known["lab5:"+k] = true
-		if k == keyMinioRootPassword {
+		if k == keyMinioRootPassword || k == keyImageRegistryPassword {
 			continue
 		}
 		if _, ok := dev["lab5:"+k]; !ok {

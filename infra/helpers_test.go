@@ -22,7 +22,7 @@ const testPassword = "t3st-minio-passw0rd"
 
 // baseConfig is the smallest valid configuration: only the required secret.
 func baseConfig() map[string]string {
-	return map[string]string{"lab5:minioRootPassword": testPassword}
+	return map[string]string{"lab5:minioRootPassword": testPassword, "lab5:imageRepository": testImageRepository}
 }
 
 // with returns baseConfig plus the given key/value pairs ("" deletes).
@@ -55,6 +55,8 @@ type k8sObject struct {
 	Namespace  string
 	Name       string
 	Obj        map[string]any // inputs as plain Go values
+	// IgnoreChanges is the resource's ignoreChanges option.
+	IgnoreChanges []string
 }
 
 func (o *k8sObject) key() string { return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name) }
@@ -231,6 +233,7 @@ type mocks struct {
 	mu           sync.Mutex
 	objects      []*k8sObject
 	components   []component
+	images       []*k8sObject // goimage resources (not Kubernetes objects)
 	nextNodePort int
 	allocated    map[string]int // "<ns>/<svc>/<port name>" -> nodePort
 	// noAllocation makes NewResource report NodePort Services as given
@@ -251,23 +254,29 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	defer m.mu.Unlock()
 
 	var parent string
-	var deps []string
+	var deps, ignoreChanges []string
 	if args.RegisterRPC != nil {
 		parent = args.RegisterRPC.GetParent()
 		deps = args.RegisterRPC.GetDependencies()
+		ignoreChanges = args.RegisterRPC.GetIgnoreChanges()
 	}
 	if !args.Custom {
 		m.components = append(m.components, component{Token: args.TypeToken, Name: args.Name, Parent: parent, Deps: deps})
 		return "", resource.PropertyMap{}, nil
 	}
 
+	if args.TypeToken == GoImageType {
+		m.images = append(m.images, &k8sObject{Token: args.TypeToken, URNName: args.Name, Parent: parent, Deps: deps, Obj: plainMap(args.Inputs)})
+		return args.Name + "-id", mockGoImageOutputs(args.Inputs), nil
+	}
 	outputs := args.Inputs.Copy()
 	obj := &k8sObject{
-		Token:   args.TypeToken,
-		URNName: args.Name,
-		Parent:  parent,
-		Deps:    deps,
-		Obj:     plainMap(args.Inputs),
+		Token:         args.TypeToken,
+		URNName:       args.Name,
+		Parent:        parent,
+		Deps:          deps,
+		IgnoreChanges: ignoreChanges,
+		Obj:           plainMap(args.Inputs),
 	}
 	obj.Kind = obj.str("kind")
 	obj.APIVersion = obj.str("apiVersion")
@@ -306,6 +315,7 @@ type labRun struct {
 	cfg        *Config
 	objects    []*k8sObject
 	components []component
+	images     []*k8sObject
 	outputs    map[string]any // Lab.Outputs(), resolved
 	allocated  map[string]int
 }
@@ -356,6 +366,7 @@ func runProgramWith(m *mocks, config map[string]string, opts ...pulumi.RunOption
 	}
 	r.objects = m.objects
 	r.components = m.components
+	r.images = m.images
 	r.allocated = m.allocated
 	return r, err
 }

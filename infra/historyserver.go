@@ -30,8 +30,10 @@ var historyServerLabLabels = map[string]string{
 // HistoryServerArgs configures the HistoryServer component.
 type HistoryServerArgs struct {
 	Namespace pulumi.StringInput
-	Image     string
-	Replicas  int
+	// Image is the container image: a GoImage's pinned ref, or a
+	// configured prebuilt image.
+	Image    pulumi.StringInput
+	Replicas int
 	// MinioEndpoint is MinIO's host:port (MINIO_URI), e.g. "minio:9000".
 	MinioEndpoint pulumi.StringInput
 	// MinioSecretName is the Secret with MINIO_ROOT_USER/PASSWORD.
@@ -161,7 +163,7 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 					Containers: corev1.ContainerArray{
 						corev1.ContainerArgs{
 							Name:  pulumi.String(HistoryServerName),
-							Image: pulumi.String(args.Image),
+							Image: args.Image,
 							Ports: corev1.ContainerPortArray{
 								corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(HistoryServerPort)},
 							},

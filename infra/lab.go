@@ -31,6 +31,11 @@ type Lab struct {
 	NetworkPolicies *NetworkPolicies
 	Ingress         *EchoserverIngress
 
+	// HistoryServerImage and PriceFetcherImage are the apps' images built
+	// from apps/; nil when a prebuilt image is pinned by config.
+	HistoryServerImage *GoImage
+	PriceFetcherImage  *GoImage
+
 	// HistoryServerURL is http://history-server.production.svc.cluster.local:80.
 	HistoryServerURL pulumi.StringOutput `pulumi:"historyServerUrl"`
 	// MinioURL is http://minio.production.svc.cluster.local:9000.
@@ -92,9 +97,21 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}, parent); err != nil {
 		return nil, err
 	}
+	// The apps' images: built from apps/ and deployed by digest, unless
+	// pinned by config. A changed digest rolls exactly the workload using it.
+	hsImage, hsBuilt, err := appImage(ctx, cfg, HistoryServerName, cfg.HistoryServerImage, []int{HistoryServerPort}, parent)
+	if err != nil {
+		return nil, err
+	}
+	pfImage, pfBuilt, err := appImage(ctx, cfg, PriceFetcherName, cfg.PriceFetcherImage, nil, parent)
+	if err != nil {
+		return nil, err
+	}
+	lab.HistoryServerImage, lab.PriceFetcherImage = hsBuilt, pfBuilt
+
 	if lab.HistoryServer, err = NewHistoryServer(ctx, "history-server", &HistoryServerArgs{
 		Namespace:       ns.Production,
-		Image:           cfg.HistoryServerImage,
+		Image:           hsImage,
 		Replicas:        cfg.HistoryServerReplicas,
 		MinioEndpoint:   lab.Minio.Endpoint,
 		MinioSecretName: lab.Minio.SecretName,
@@ -104,7 +121,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}
 	if lab.PriceFetcher, err = NewPriceFetcher(ctx, "price-fetcher", &PriceFetcherArgs{
 		Namespace:        ns.Production,
-		Image:            cfg.PriceFetcherImage,
+		Image:            pfImage,
 		Schedule:         cfg.PriceFetcherSchedule,
 		TimeZone:         cfg.PriceFetcherTimeZone,
 		HistoryServerURI: lab.HistoryServer.URL,

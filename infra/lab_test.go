@@ -156,8 +156,8 @@ func TestHistoryServerDeployment(t *testing.T) {
 		t.Errorf("replicas = %d, want default 2", d.num("spec.replicas"))
 	}
 	c := r.container(d, "history-server")
-	if c["image"] != "history-server:0.1.0" {
-		t.Errorf("image = %v", c["image"])
+	if want := r.imageRef("history-server"); c["image"] != want {
+		t.Errorf("image = %v, want the built image %s", c["image"], want)
 	}
 	if dig(c, "ports[0].containerPort") != float64(8080) || dig(c, "ports[0].name") != "http" {
 		t.Errorf("ports = %v", c["ports"])
@@ -245,8 +245,8 @@ func TestPriceFetcherCronJob(t *testing.T) {
 		t.Errorf("job pod labels = %v", cj.labels("spec.jobTemplate.spec.template.metadata.labels"))
 	}
 	c := r.container(cj, "price-fetcher")
-	if c["image"] != "price-fetcher:0.1.0" {
-		t.Errorf("image = %v", c["image"])
+	if want := r.imageRef("price-fetcher"); c["image"] != want {
+		t.Errorf("image = %v, want the built image %s", c["image"], want)
 	}
 	if got := envOf(c)["HISTORY_SERVER_URI"].Value; got != "http://history-server.production.svc.cluster.local:80" {
 		t.Errorf("HISTORY_SERVER_URI = %q", got)

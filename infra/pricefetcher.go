@@ -21,9 +21,11 @@ var priceFetcherLabLabels = map[string]string{
 // PriceFetcherArgs configures the PriceFetcher component.
 type PriceFetcherArgs struct {
 	Namespace pulumi.StringInput
-	Image     string
-	Schedule  string
-	TimeZone  string
+	// Image is the container image: a GoImage's pinned ref, or a
+	// configured prebuilt image.
+	Image    pulumi.StringInput
+	Schedule string
+	TimeZone string
 	// HistoryServerURI is the value of HISTORY_SERVER_URI:
 	// http://history-server.production.svc.cluster.local:80.
 	HistoryServerURI pulumi.StringInput
@@ -76,7 +78,7 @@ func NewPriceFetcher(ctx *pulumi.Context, name string, args *PriceFetcherArgs, o
 							Containers: corev1.ContainerArray{
 								corev1.ContainerArgs{
 									Name:  pulumi.String(PriceFetcherName),
-									Image: pulumi.String(args.Image),
+									Image: args.Image,
 									Env: corev1.EnvVarArray{
 										plainEnv("HISTORY_SERVER_URI", args.HistoryServerURI),
 									},
