@@ -16,6 +16,7 @@ var switchCombos = []map[string]string{
 	with("ingressAdmissionWebhook", "false", "awaitIngress", "false"),
 	with("labTestResources", "false", "ingressAdmissionWebhook", "false"),
 	with("productionLockdown", "false"),
+	with("minioReplicas", "4", "historyServerAutoscale", "true"),
 }
 
 func forAllCombos(t *testing.T, f func(t *testing.T, r *labRun)) {
