@@ -3,6 +3,7 @@ package prices
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"regexp"
 	"strings"
@@ -90,4 +91,49 @@ func FuzzDecodePrices(f *testing.F) {
 			t.Fatalf("round trip changed the records:\n%+v\n%+v", recs, again)
 		}
 	})
+}
+
+// FuzzDecodeFastAgrees: whatever the fast path accepts, the strict decoder
+// accepts too, with the very same records (bit for bit, -0 included), so
+// that the fast path never changes what the API accepts or stores.
+func FuzzDecodeFastAgrees(f *testing.F) {
+	f.Add([]byte(pricetest.SampleBody))
+	f.Add([]byte(pricetest.SampleCanonical))
+	f.Add(pricetest.Body("2024-03-31", 24, 1))
+	f.Add([]byte(`[{"estonian_time":"2024-09-30T21:00:00Z","price":-0,"timestamp":-0}]`))
+	f.Add([]byte(" [ {\"timestamp\" : 1727730000 , \"price\":5e0,\n\"estonian_time\":\"2024-10-01T00:00:00.000+03:00\"} ] \n"))
+	for _, c := range pricetest.BadPosts() {
+		if len(c.Body) < 4096 {
+			f.Add(c.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := decodeFast(body)
+		if !ok {
+			return
+		}
+		strict, err := decodeStrict(body)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, strict decoder refuses it: %v", body, err)
+		}
+		if len(fast) != len(strict) {
+			t.Fatalf("%q: fast path %d records, strict %d", body, len(fast), len(strict))
+		}
+		for i := range fast {
+			f, s := fast[i], strict[i]
+			if f.EstonianTime != s.EstonianTime || f.Timestamp != s.Timestamp || math.Float64bits(f.Price) != math.Float64bits(s.Price) {
+				t.Fatalf("%q record %d: fast %+v, strict %+v", body, i, f, s)
+			}
+		}
+	})
+}
+
+// The fast path does take the bodies the price-fetcher sends; otherwise it
+// would be dead weight.
+func TestDecodeFastTakesTypicalBodies(t *testing.T) {
+	for _, body := range [][]byte{[]byte(pricetest.SampleBody), []byte(pricetest.SampleCanonical), pricetest.Body("2024-03-31", 24, 1), pricetest.Body("2024-10-27", 100, 7)} {
+		if _, ok := decodeFast(body); !ok {
+			t.Errorf("fast path gave up on %.80s…", body)
+		}
+	}
 }

@@ -99,6 +99,15 @@ var fieldNames = [3]string{fieldTime, fieldPrice, fieldTimestamp}
 //
 // The error is always a *ValidationError.
 func Decode(body []byte) ([]Record, error) {
+	if recs, ok := decodeFast(body); ok {
+		return recs, nil
+	}
+	return decodeStrict(body)
+}
+
+// decodeStrict is Decode token by token with encoding/json: it accepts
+// every valid body and words every error.
+func decodeStrict(body []byte) ([]Record, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
