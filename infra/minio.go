@@ -287,11 +287,14 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 			pulumi.Sprintf("http://%s-{0...%d}.%s.%s.svc.cluster.local:%d%s",
 				MinioName, replicas-1, governing, args.Namespace, MinioAPIPort, minioDataPath),
 		}
-		// Ready = this server is up AND the cluster has write quorum, so
-		// the "minio" Service only routes to servers that can take a PUT.
-		// Liveness stays /minio/health/live: a lost quorum must not
-		// restart every pod.
-		readiness = healthProbe("/minio/health/cluster", 5)
+		// Ready = this server has joined the cluster AND the cluster has
+		// read quorum: the "minio" Service routes to servers that can
+		// answer. Read rather than write quorum (/minio/health/cluster):
+		// with more pods down than writes survive, MinIO still serves
+		// GETs and refuses PUTs itself, instead of the Service going
+		// empty. Liveness stays /minio/health/live: a lost quorum must
+		// not restart every pod.
+		readiness = healthProbe("/minio/health/cluster/read", 5)
 		// All pods start together: none becomes ready before a quorum of
 		// them runs, so OrderedReady would wait forever for pod 0.
 		spec.PodManagementPolicy = pulumi.String("Parallel")

@@ -154,7 +154,7 @@ func TestMinioDistributed(t *testing.T) {
 				t.Errorf("one volume per pod named %s mounted at /data: templates %v, mounts %v",
 					volume, ss.dig("spec.volumeClaimTemplates"), c0["volumeMounts"])
 			}
-			if dig(c0, "readinessProbe.httpGet.path") != "/minio/health/cluster" ||
+			if dig(c0, "readinessProbe.httpGet.path") != "/minio/health/cluster/read" ||
 				dig(c0, "livenessProbe.httpGet.path") != "/minio/health/live" {
 				t.Errorf("probes: readiness %v liveness %v", c0["readinessProbe"], c0["livenessProbe"])
 			}
