@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -45,6 +46,9 @@ func (h *Handlers) getPrices(c echo.Context) error {
 			Msg: fmt.Sprintf("the stored object for day %s is not valid JSON; POST the day again to replace it", day),
 			Err: fmt.Errorf("object %s: invalid JSON", day.ObjectKey())}
 	}
+	// Declared up front: net/http would otherwise send a body over 2 KiB
+	// (a day of 24 hourly prices already is one) with chunked encoding.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(data)))
 	return c.JSONBlob(http.StatusOK, data)
 }
 
