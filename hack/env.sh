@@ -1,11 +1,23 @@
-# Settings for running Pulumi and Go locally, in one place. Sourced by the
-# other hack/ scripts; every value can be overridden from the environment.
+# shellcheck shell=bash
+# The one preamble of hack/: the project root, the tool versions, log/die,
+# and the settings for running Pulumi and Go locally. Sourced by every other
+# hack/ script; every value can be overridden from the environment.
 #
 # The dev stack's secrets (Pulumi.dev.yaml) are encrypted with a passphrase
 # that is published here on purpose: the stack targets a throwaway local
 # control plane and its only secret is a demo MinIO password. For any real
 # cluster create your own stack with your own passphrase (see README).
 LAB5_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../tools/versions.env
+source "$LAB5_ROOT/tools/versions.env"
+
+# log MESSAGE: one line on stderr, tagged with the calling script's name.
+LOG_TAG=${LOG_TAG:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
+log() { printf '[%s %s] %s\n' "$LOG_TAG" "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
 export PATH=$LAB5_ROOT/.tools/bin:$PATH
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 export GOFLAGS=${GOFLAGS:--buildvcs=false}

@@ -48,7 +48,7 @@ func build(t *testing.T, dir, pkg, name string) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is needed to build %s: %v", pkg, err)
 	}
 	out := filepath.Join(dir, name)
 	cmd := exec.Command(gobin, "build", "-o", out, pkg)
@@ -83,11 +83,15 @@ func startHistoryServer(t *testing.T, bin string, minio *miniotest.Server) strin
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-exited:
+		case err = <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			err = <-exited
+		}
+		if err != nil {
+			t.Errorf("history-server did not stop cleanly on SIGTERM: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("history-server output:\n%s", logs.String())

@@ -52,7 +52,7 @@ func newFakeHistory(t *testing.T, script func(n int) (int, string)) *fakeHistory
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		io.WriteString(w, msg)
+		_, _ = io.WriteString(w, msg)
 	}))
 	t.Cleanup(srv.Close)
 	h.URL = srv.URL

@@ -105,7 +105,7 @@ func Load(args []string, lookupEnv func(string) (string, bool)) (Config, error) 
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL %q: %v", raw, err)
+		return fmt.Errorf("invalid URL %q: %w", raw, err)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":

@@ -79,7 +79,7 @@ func (e *StatusError) Error() string {
 func (c *Client) Fetch(ctx context.Context, start, end time.Time) ([]Point, int, error) {
 	u, err := c.url(start, end)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrFailed, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
 	var points []Point
 	attempts, err := c.Retry.Do(ctx, func(ctx context.Context) error {
@@ -172,7 +172,7 @@ type rawPoint struct {
 func parse(body []byte) ([]Point, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if env.Success == nil {
 		return nil, fmt.Errorf("%w: no \"success\" field", ErrMalformed)

@@ -36,7 +36,7 @@ func TestPermanentStops(t *testing.T) {
 	boom := errors.New("boom")
 	calls := 0
 	n, err := fast.Do(context.Background(), func(context.Context) error { calls++; return Permanent(boom) })
-	if err != boom || n != 1 || calls != 1 {
+	if !errors.Is(err, boom) || n != 1 || calls != 1 {
 		t.Fatalf("n=%d calls=%d err=%v", n, calls, err)
 	}
 }
