@@ -39,8 +39,8 @@ test: tools ## every test: lint, unit, integration (real MinIO), cluster and e2e
 test-unit: ## fast tier only: unit and integration tests (no control plane needed)
 	@source hack/env.sh && go test ./...
 
-bench: tools ## benchmarks: history-server vs direct MinIO (pulumi vs kubectl timings: make test)
-	@source hack/env.sh && go test -run '^$$' -bench . -benchtime 2s ./apps/...
+bench: tools ## every performance figure with its target: history-server vs MinIO, pulumi vs kubectl, no-op preview
+	@hack/bench.sh
 
 fuzz: ## run each fuzz target for 20s
 	@source hack/env.sh && for f in $$(go test -list 'Fuzz.*' ./apps/... | grep ^Fuzz); do \

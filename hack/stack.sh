@@ -37,12 +37,15 @@ else
 fi
 
 "${run[@]}" pulumi stack select --create "$STACK" >/dev/null
+# up and preview refresh first, so that drift (an object changed or deleted
+# with kubectl) is shown by preview and repaired by up: plain pulumi up
+# trusts its state and would leave a deleted object deleted.
 case $action in
 up)
-	"${run[@]}" pulumi up --yes --stack "$STACK" "$@"
+	"${run[@]}" pulumi up --yes --refresh --stack "$STACK" "$@"
 	"${run[@]}" pulumi stack output --stack "$STACK"
 	;;
-preview) "${run[@]}" pulumi preview --stack "$STACK" "$@" ;;
+preview) "${run[@]}" pulumi preview --refresh --stack "$STACK" "$@" ;;
 destroy) "${run[@]}" pulumi destroy --yes --stack "$STACK" "$@" ;;
 refresh) "${run[@]}" pulumi refresh --yes --stack "$STACK" "$@" ;;
 outputs) "${run[@]}" pulumi stack output --stack "$STACK" "$@" ;;

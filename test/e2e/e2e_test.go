@@ -142,7 +142,7 @@ func (s *stack) timed(label string, args ...string) string {
 	s.t.Helper()
 	start := time.Now()
 	out := s.pulumi(args...)
-	s.t.Logf("TIMING %-32s %6.1fs", label, time.Since(start).Seconds())
+	recordTiming(s.t, label, time.Since(start))
 	return out
 }
 
@@ -170,7 +170,7 @@ func TestPulumiLifecycle(t *testing.T) {
 		}
 	})
 
-	s.timed("pulumi up (create)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.timed(timingUp, s.withConfig("up", "--yes", "--skip-preview")...)
 	for _, o := range append(append([]object{}, kept...), cleanupList...) {
 		requireExists(t, cs, o)
 	}
@@ -182,7 +182,8 @@ func TestPulumiLifecycle(t *testing.T) {
 		})
 	}
 
-	s.timed("pulumi preview (no changes)", s.withConfig("preview", "--expect-no-changes")...)
+	s.timed(timingPreview, s.withConfig("preview", "--expect-no-changes")...)
+	checkDriftRepaired(t, cs, s)
 
 	s.pulumi(s.withConfig("config", "set", "labTestResources", "false")...)
 	s.timed("pulumi up (test-only off)", s.withConfig("up", "--yes", "--skip-preview")...)
@@ -193,7 +194,7 @@ func TestPulumiLifecycle(t *testing.T) {
 		requireExists(t, cs, o)
 	}
 
-	s.timed("pulumi destroy", s.withConfig("destroy", "--yes", "--skip-preview")...)
+	s.timed(timingDestroy, s.withConfig("destroy", "--yes", "--skip-preview")...)
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
@@ -418,14 +419,14 @@ func TestKubectlApplyBaseline(t *testing.T) {
 	kubetest.Eventually(t, readyTimeout, "rendered workloads ready", func(ctx context.Context) (bool, error) {
 		return workloadsReady(ctx, cs)
 	})
-	t.Logf("TIMING %-32s %6.1fs", "kubectl apply + wait ready", time.Since(start).Seconds())
+	recordTiming(t, timingKubectlApply, time.Since(start))
 
 	start = time.Now()
 	kubectl("delete", "-R", "-f", dir, "--ignore-not-found", "--wait")
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
-	t.Logf("TIMING %-32s %6.1fs", "kubectl delete + wait gone", time.Since(start).Seconds())
+	recordTiming(t, timingKubectlDelete, time.Since(start))
 }
 
 // workloadsReady: every Deployment and StatefulSet of the lab namespaces has
