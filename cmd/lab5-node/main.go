@@ -3,9 +3,11 @@
 //
 //	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
 //	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
-//	lab5-node setup   -state DIR -pause-image REF   write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup
+//	lab5-node setup   -state DIR -pause-image REF   write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
 //	lab5-node dns     -state DIR -image REF         print the cluster DNS add-on (kubectl apply -f -)
 //	lab5-node cleanup -state DIR                    undo what the stopped node left on the host
+//	lab5-node forward -state DIR -netns PATH -listen ADDR -to ADDR
+//	                                                 forward the host's ADDR (loopback) to ADDR inside the namespace
 package main
 
 import (
@@ -29,7 +31,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: lab5-node env|images|setup|dns|cleanup -state DIR [flags]")
+		return fmt.Errorf("usage: lab5-node env|images|setup|dns|cleanup|forward -state DIR [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
@@ -37,6 +39,9 @@ func run(args []string) error {
 	root := fs.String("root", ".", "the repository (images)")
 	pause := fs.String("pause-image", "", "the pod sandbox image (setup)")
 	image := fs.String("image", "", "the CoreDNS image (dns)")
+	netns := fs.String("netns", "", "the cluster's network namespace, e.g. /run/netns/NAME (forward)")
+	listen := fs.String("listen", "", "where to listen, in this process's namespace (forward)")
+	to := fs.String("to", "", "where to connect, inside -netns (forward)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -66,6 +71,9 @@ func run(args []string) error {
 		if err := n.Write(); err != nil {
 			return err
 		}
+		if err := n.SaveSysctls(localnode.RealHost); err != nil {
+			return err
+		}
 		return n.PrepareCgroups(localnode.RealHost)
 	case "dns":
 		if *image == "" {
@@ -79,6 +87,13 @@ func run(args []string) error {
 		return err
 	case "cleanup":
 		return n.Cleanup(localnode.RealHost, func(format string, a ...any) {
+			fmt.Fprintf(os.Stderr, "lab5-node: "+format+"\n", a...)
+		})
+	case "forward":
+		if *netns == "" || *listen == "" || *to == "" {
+			return fmt.Errorf("forward: -netns, -listen and -to are required")
+		}
+		return localnode.Forward(ctx, *listen, *netns, *to, func(format string, a ...any) {
 			fmt.Fprintf(os.Stderr, "lab5-node: "+format+"\n", a...)
 		})
 	default:

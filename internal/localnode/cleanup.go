@@ -21,6 +21,7 @@ import (
 // tests.
 type Host struct {
 	Proc       string // /proc
+	ProcSys    string // /proc/sys: the kubelet's host-wide kernel settings
 	CgroupFS   string // /sys/fs/cgroup (cgroup v1: one folder per hierarchy)
 	CNICache   string // /var/lib/cni: libcni's cache, fixed in containerd
 	ShimDir    string // /run/containerd/s: the shims' sockets, fixed in containerd
@@ -31,6 +32,7 @@ type Host struct {
 // RealHost is this machine.
 var RealHost = Host{
 	Proc:       "/proc",
+	ProcSys:    "/proc/sys",
 	CgroupFS:   "/sys/fs/cgroup",
 	CNICache:   "/var/lib/cni",
 	ShimDir:    "/run/containerd/s",
@@ -62,6 +64,11 @@ func (n *Node) Cleanup(h Host, logf func(format string, args ...any)) error {
 	errs = append(errs, err)
 	if removed > 0 {
 		logf("removed %d cgroup(s) under %s", removed, n.CgroupRoot())
+	}
+	restored, err := n.RestoreSysctls(h)
+	errs = append(errs, err)
+	if restored > 0 {
+		logf("restored %d host kernel setting(s) the kubelet had changed", restored)
 	}
 	// Every pod is gone, so are their addresses.
 	errs = append(errs, removeContents(n.IPAMDir()))

@@ -233,3 +233,43 @@ func TestPrepareCgroupsCreatesTheRootInEveryHierarchyWithTheParentsCpuset(t *tes
 		t.Error("the cpu link was replaced")
 	}
 }
+
+// The kubelet changes host-wide kernel settings; the host gets its own
+// values back when the node stops, and a kubelet restart in between does
+// not make the kubelet's values "the host's".
+func TestHostKernelSettingsAreRestoredAfterTheKubelet(t *testing.T) {
+	sys := t.TempDir()
+	h := Host{ProcSys: sys}
+	set := func(k, v string) {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(sys, k)), 0o755)
+		_ = os.WriteFile(filepath.Join(sys, k), []byte(v+"\n"), 0o644)
+	}
+	get := func(k string) string {
+		b, _ := os.ReadFile(filepath.Join(sys, k))
+		return strings.TrimSpace(string(b))
+	}
+	set("vm/overcommit_memory", "0")
+	set("kernel/panic", "1")
+	set("kernel/panic_on_oops", "0")
+	n := testNode(t)
+	if err := n.SaveSysctls(h); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet starts: its values.
+	set("vm/overcommit_memory", "1")
+	set("kernel/panic", "10")
+	set("kernel/panic_on_oops", "1")
+	if err := n.SaveSysctls(h); err != nil { // a second `up`
+		t.Fatal(err)
+	}
+	restored, err := n.RestoreSysctls(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored != 3 || get("vm/overcommit_memory") != "0" || get("kernel/panic") != "1" || get("kernel/panic_on_oops") != "0" {
+		t.Errorf("restored %d: overcommit=%s panic=%s panic_on_oops=%s", restored, get("vm/overcommit_memory"), get("kernel/panic"), get("kernel/panic_on_oops"))
+	}
+	if n, _ := n.RestoreSysctls(h); n != 0 {
+		t.Errorf("a second restore wrote %d settings", n)
+	}
+}
