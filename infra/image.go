@@ -173,11 +173,28 @@ func (r *configReader) optionalImage(k string) string {
 	return v
 }
 
+// appImageSpec says how an app's image is built: its main package and the
+// ports its config exposes. Dockerfile.server and Dockerfile.fetcher
+// describe the same images (image_dockerfile_test.go).
+type appImageSpec struct {
+	Main  string
+	Ports []int
+}
+
+var appImageSpecs = map[string]appImageSpec{
+	HistoryServerName: {Main: "./apps/history-server", Ports: []int{HistoryServerPort}},
+	PriceFetcherName:  {Main: "./apps/price-fetcher"},
+}
+
 // appImage is the image a workload runs: the pinned one when configured,
 // else a GoImage built from the app's main package (nil then means pinned).
-func appImage(ctx *pulumi.Context, cfg *Config, app string, pinned string, ports []int, opts ...pulumi.ResourceOption) (pulumi.StringInput, *GoImage, error) {
+func appImage(ctx *pulumi.Context, cfg *Config, app string, pinned string, opts ...pulumi.ResourceOption) (pulumi.StringInput, *GoImage, error) {
 	if pinned != "" {
 		return pulumi.String(pinned), nil, nil
+	}
+	spec, ok := appImageSpecs[app]
+	if !ok {
+		return nil, nil, fmt.Errorf("no image spec for app %q", app)
 	}
 	ic := cfg.Images
 	anns := map[string]string{"org.opencontainers.image.title": app}
@@ -188,10 +205,10 @@ func appImage(ctx *pulumi.Context, cfg *Config, app string, pinned string, ports
 		anns["org.opencontainers.image.revision"] = ic.Revision
 	}
 	img, err := NewGoImage(ctx, app, &GoImageArgs{
-		Main:             "./apps/" + app,
+		Main:             spec.Main,
 		Repository:       ic.Repository + "/" + app,
 		Platforms:        ic.Platforms,
-		Ports:            ports,
+		Ports:            spec.Ports,
 		Annotations:      anns,
 		RegistryUsername: ic.RegistryUsername,
 		RegistryPassword: ic.RegistryPassword,

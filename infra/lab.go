@@ -99,11 +99,11 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}
 	// The apps' images: built from apps/ and deployed by digest, unless
 	// pinned by config. A changed digest rolls exactly the workload using it.
-	hsImage, hsBuilt, err := appImage(ctx, cfg, HistoryServerName, cfg.HistoryServerImage, []int{HistoryServerPort}, parent)
+	hsImage, hsBuilt, err := appImage(ctx, cfg, HistoryServerName, cfg.HistoryServerImage, parent)
 	if err != nil {
 		return nil, err
 	}
-	pfImage, pfBuilt, err := appImage(ctx, cfg, PriceFetcherName, cfg.PriceFetcherImage, nil, parent)
+	pfImage, pfBuilt, err := appImage(ctx, cfg, PriceFetcherName, cfg.PriceFetcherImage, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	if cfg.LabTestResources {
 		echoNodePort = EchoserverNodePort
 	}
-	if lab.Echoserver, err = NewEchoserver(ctx, urnName(NamespaceDefault, EchoserverName), &EchoserverArgs{
+	if lab.Echoserver, err = NewEchoserver(ctx, logicalName(NamespaceDefault, EchoserverName), &EchoserverArgs{
 		Namespace:     ns.Default,
 		NamespaceName: NamespaceDefault,
 		Image:         cfg.EchoserverImage,
@@ -143,7 +143,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		return nil, err
 	}
 	if cfg.LabTestResources {
-		if lab.EchoserverLab5, err = NewEchoserver(ctx, urnName(NamespaceK8sLab5, EchoserverName), &EchoserverArgs{
+		if lab.EchoserverLab5, err = NewEchoserver(ctx, logicalName(NamespaceK8sLab5, EchoserverName), &EchoserverArgs{
 			Namespace:     ns.K8sLab5,
 			NamespaceName: NamespaceK8sLab5,
 			Image:         cfg.EchoserverImage,
@@ -154,13 +154,13 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 
 	// nginx clients: test (kept, it shows the policy blocking) and default
 	// (test-only).
-	if lab.NginxTest, err = NewNginx(ctx, urnName(NamespaceTest, NginxName), &NginxArgs{
+	if lab.NginxTest, err = NewNginx(ctx, logicalName(NamespaceTest, NginxName), &NginxArgs{
 		Namespace: ns.Test, NamespaceName: NamespaceTest, Image: cfg.NginxImage,
 	}, parent); err != nil {
 		return nil, err
 	}
 	if cfg.LabTestResources {
-		if lab.NginxDefault, err = NewNginx(ctx, urnName(NamespaceDefault, NginxName), &NginxArgs{
+		if lab.NginxDefault, err = NewNginx(ctx, logicalName(NamespaceDefault, NginxName), &NginxArgs{
 			Namespace: ns.Default, NamespaceName: NamespaceDefault, Image: cfg.NginxImage,
 		}, parent); err != nil {
 			return nil, err
@@ -192,7 +192,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		ServiceName:      lab.Echoserver.ServiceName,
 		ServicePort:      EchoserverPort,
 		SkipAwait:        !cfg.AwaitIngress,
-		DependsOn:        append(append([]pulumi.Resource{}, lab.IngressNginx.IngressPrerequisites...), lab.Echoserver.Backend...),
+		DependsOn:        append(append([]pulumi.Resource{}, lab.IngressNginx.IngressPrerequisites...), lab.Echoserver.Backend()...),
 	}, parent); err != nil {
 		return nil, err
 	}
