@@ -44,19 +44,29 @@ type Echoserver struct {
 	// when EchoserverArgs.NodePort != 0.
 	NodePort pulumi.IntOutput `pulumi:"nodePort"`
 
-	// Backend are the Pod and ClusterIP Service, for explicit dependencies
-	// (an Ingress routing to this echoserver).
-	Backend []pulumi.Resource
+	// Pod and Service are the echoserver and its ClusterIP Service (an
+	// Ingress routing to them depends on both).
+	Pod     *corev1.Pod
+	Service *corev1.Service
+	// NodePortService is echoserver-service-nodeport; nil unless
+	// EchoserverArgs.NodePort != 0.
+	NodePortService *corev1.Service
 }
+
+// Backend is what an Ingress routing to this echoserver depends on.
+func (e *Echoserver) Backend() []pulumi.Resource { return []pulumi.Resource{e.Pod, e.Service} }
 
 // NewEchoserver creates an echoserver in one namespace.
 func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts ...pulumi.ResourceOption) (*Echoserver, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeEchoserver)
+	}
 	comp := &Echoserver{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Echoserver", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeEchoserver, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{
-		Name: EchoserverName, Instance: urnName(EchoserverName, args.NamespaceName), Component: "echo",
+		Name: EchoserverName, Instance: EchoserverName + "-" + args.NamespaceName, Component: "echo",
 		Lab: echoserverLabLabels,
 	}
 
@@ -108,8 +118,8 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 	if err != nil {
 		return nil, err
 	}
+	comp.Pod, comp.Service = pod, svc
 	comp.ServiceName = nameOf(svc.Metadata)
-	comp.Backend = []pulumi.Resource{pod, svc}
 	comp.ServicePort = pulumi.Int(EchoserverPort).ToIntOutput()
 	outputs := pulumi.Map{"serviceName": comp.ServiceName, "servicePort": comp.ServicePort}
 
@@ -132,6 +142,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		if err != nil {
 			return nil, err
 		}
+		comp.NodePortService = np
 		comp.NodePort = nodePortOf(ctx, np, "")
 		outputs["nodePort"] = comp.NodePort
 	}
@@ -144,14 +155,16 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 
 // nodePortOf reads the nodePort of the port named portName (or of the
 // first port when portName is empty) from a created Service: the value the
-// API server allocated or accepted, not the requested one. During a preview
-// of a new Service, and when the provider only renders manifests
-// (kubernetes:renderYamlToDirectory), it reports the inputs, which have no
-// allocated nodePort: the output is then 0 rather than an error.
+// API server allocated or accepted, not the requested one. A Service that no
+// API server has made yet (a preview of a create, or manifests the provider
+// only renders: both report the inputs, without a uid) has none, and the
+// output is then 0; a Service the API server made without one is an error
+// rather than a silently wrong URL.
 func nodePortOf(ctx *pulumi.Context, svc *corev1.Service, portName string) pulumi.IntOutput {
-	_, rendering := ctx.GetConfig("kubernetes:renderYamlToDirectory")
-	dryRun := ctx.DryRun() || rendering
-	return svc.Spec.Ports().ApplyT(func(ports []corev1.ServicePort) (int, error) {
+	dryRun := ctx.DryRun()
+	return pulumi.All(svc.Metadata.Uid(), svc.Spec.Ports()).ApplyT(func(v []any) (int, error) {
+		uid, _ := v[0].(*string)
+		ports, _ := v[1].([]corev1.ServicePort)
 		for _, p := range ports {
 			if portName != "" && (p.Name == nil || *p.Name != portName) {
 				continue
@@ -161,7 +174,7 @@ func nodePortOf(ctx *pulumi.Context, svc *corev1.Service, portName string) pulum
 			}
 			break
 		}
-		if dryRun {
+		if dryRun || uid == nil || *uid == "" {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("service has no nodePort for port %q", portName)

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -305,6 +306,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		outputs["spec"] = resource.NewObjectProperty(spec)
 	}
 
+	// Like the API server: every object it makes has a uid.
+	if md, ok := outputs["metadata"]; ok && md.IsObject() {
+		meta := md.ObjectValue().Copy()
+		meta["uid"] = resource.NewStringProperty("uid-" + args.Name)
+		outputs["metadata"] = resource.NewObjectProperty(meta)
+	}
 	m.objects = append(m.objects, obj)
 	return args.Name + "-id", outputs, nil
 }
@@ -362,7 +369,7 @@ func runProgramWith(m *mocks, config map[string]string, opts ...pulumi.RunOption
 		return nil
 	}, append([]pulumi.RunOption{pulumi.WithMocks("lab5", "dev", m), withConfig(config, []string{"lab5:minioRootPassword"})}, opts...)...)
 	if err == nil {
-		waitTimeout(&wg)
+		err = waitTimeout(&wg)
 	}
 	r.objects = m.objects
 	r.components = m.components
@@ -372,13 +379,16 @@ func runProgramWith(m *mocks, config map[string]string, opts ...pulumi.RunOption
 }
 
 // waitTimeout waits for the output callbacks (they run right after the
-// resources resolve), giving up after a while rather than hanging a test.
-func waitTimeout(wg *sync.WaitGroup) {
+// resources resolve); an error after a while rather than a hanging test, or
+// a test that goes on with half of the objects recorded.
+func waitTimeout(wg *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		return nil
 	case <-time.After(10 * time.Second):
+		return errors.New("the program's output callbacks did not finish within 10s")
 	}
 }
 

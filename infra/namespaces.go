@@ -113,7 +113,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		args = &NamespacesArgs{}
 	}
 	comp := &Namespaces{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Namespaces", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeNamespaces, name, comp, opts...); err != nil {
 		return nil, err
 	}
 

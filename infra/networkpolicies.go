@@ -142,7 +142,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		// Exactly the lab's policy: echoserver pods in default accept TCP
 		// 80 from ONE rule with TWO peers (OR-ed): any pod in namespace
 		// k8s-lab5, or pods labelled name=nginx in default itself.
-		np, err := networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceDefault, EchoserverNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
+		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(EchoserverNetworkPolicyName, args.DefaultNamespace, commonLabels(nil)),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(echoserverLabLabels)},
@@ -172,7 +172,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		// controller labels) must be admitted too, or
 		// echoserver-ingress stops working. A separate policy keeps the
 		// lab's exactly as written (policies are additive).
-		np, err = networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
+		np, err = networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(EchoserverAllowIngressControllerName, args.DefaultNamespace, commonLabels(nil)),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(echoserverLabLabels)},
@@ -210,7 +210,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 			Ports: tcpPort(MinioAPIPort),
 		})
 	}
-	np, err := networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceProduction, MinioNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
+	np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, MinioNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
 		Metadata: objectMeta(MinioNetworkPolicyName, args.ProductionNamespace, commonLabels(nil)),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(MinioName)}},
@@ -257,7 +257,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 	var names []pulumi.StringInput
 	var allows []pulumi.Resource
 	create := func(name string, spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption) (*networkingv1.NetworkPolicy, error) {
-		np, err := networkingv1.NewNetworkPolicy(ctx, urnName(NamespaceProduction, name), &networkingv1.NetworkPolicyArgs{
+		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, name), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(name, args.ProductionNamespace, commonLabels(nil)),
 			Spec:     spec,
 		}, append([]pulumi.ResourceOption{pulumi.Parent(comp)}, opts...)...)

@@ -30,16 +30,21 @@ type Nginx struct {
 
 	// DeploymentName is "nginx" once the Deployment exists.
 	DeploymentName pulumi.StringOutput `pulumi:"deploymentName"`
+
+	Deployment *appsv1.Deployment
 }
 
 // NewNginx creates Deployment nginx in one namespace.
 func NewNginx(ctx *pulumi.Context, name string, args *NginxArgs, opts ...pulumi.ResourceOption) (*Nginx, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeNginx)
+	}
 	comp := &Nginx{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Nginx", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeNginx, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{
-		Name: NginxName, Instance: urnName(NginxName, args.NamespaceName), Component: "client",
+		Name: NginxName, Instance: NginxName + "-" + args.NamespaceName, Component: "client",
 		Lab: nginxLabLabels,
 	}
 
@@ -81,6 +86,7 @@ func NewNginx(ctx *pulumi.Context, name string, args *NginxArgs, opts ...pulumi.
 		return nil, err
 	}
 
+	comp.Deployment = dep
 	comp.DeploymentName = nameOf(dep.Metadata)
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"deploymentName": comp.DeploymentName}); err != nil {
 		return nil, err

@@ -35,12 +35,18 @@ type Postgres struct {
 
 	// ServiceName is "postgresql-hl" once the headless Service exists.
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+
+	Service     *corev1.Service
+	StatefulSet *appsv1.StatefulSet
 }
 
 // NewPostgres creates the headless Service and the StatefulSet.
 func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...pulumi.ResourceOption) (*Postgres, error) {
+	if args == nil {
+		return nil, errNilArgs(TypePostgres)
+	}
 	comp := &Postgres{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Postgres", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypePostgres, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -68,9 +74,10 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	if err != nil {
 		return nil, err
 	}
+	comp.Service = svc
 	comp.ServiceName = nameOf(svc.Metadata)
 
-	_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+	comp.StatefulSet, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: objectMeta(PostgresStatefulSetName, args.Namespace, labels.all()),
 		Spec: &appsv1.StatefulSetSpecArgs{
 			ServiceName: comp.ServiceName.ToStringPtrOutput(),

@@ -100,10 +100,10 @@ func clusterObjectMeta(name string, labels pulumi.StringMap) *metav1.ObjectMetaA
 	}
 }
 
-// urnName is the Pulumi logical name of a namespaced object: namespace and
-// name, so that objects of the same kind and name in different namespaces
-// (echoserver in default and in k8s-lab5) have distinct URNs.
-func urnName(namespace, name string) string {
+// logicalName is the Pulumi logical name of a namespaced object: namespace
+// and name, so that objects of the same kind and name in different
+// namespaces (echoserver in default and in k8s-lab5) have distinct URNs.
+func logicalName(namespace, name string) string {
 	return fmt.Sprintf("%s-%s", namespace, name)
 }
 
