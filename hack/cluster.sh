@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane with fake (kwok) nodes, for development and
-# tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
+# tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
+# plus an OCI registry (CNCF Distribution) on 127.0.0.1:5000 for the apps' images.
 #
 # Everything runs inside a private network namespace that has only loopback:
 # the fake pods' and Services' addresses (10.x) exist nowhere, so anything that
@@ -166,9 +167,31 @@ volumeBindingMode: Immediate
 EOF
 }
 
+# registry_config: CNCF Distribution serving the OCI registry API on
+# 127.0.0.1:5000 inside the namespace (plain HTTP: loopback only), images
+# under $STATE/registry. The dev stack pushes the apps' images here and the
+# real node pulls from it. Deletes are allowed so that a test can remove a
+# manifest; no OpenTelemetry export (nothing listens for it).
+registry_config() {
+	cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+EOF
+}
+
 up() {
 	local t0=$SECONDS pki=$STATE/pki b
-	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl registry; do
 		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
 	done
 	ensure_netns
@@ -183,6 +206,10 @@ up() {
 		--initial-cluster lab5=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
 		--unsafe-no-fsync --quota-backend-bytes 4294967296
 	wait_for etcd 30 in_netns curl -sf http://127.0.0.1:2381/health
+
+	registry_config
+	start registry env OTEL_TRACES_EXPORTER=none registry serve "$STATE/registry.yml"
+	wait_for registry 30 in_netns curl -sf http://127.0.0.1:5000/v2/
 
 	# The endpoint reconciler is off: a loopback advertise address cannot be
 	# published in the "kubernetes" Endpoints.
@@ -222,7 +249,7 @@ up() {
 
 down() {
 	local name pid stopped=0
-	for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+	for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry; do
 		pid=$(cat "$STATE/$name.pid" 2>/dev/null) || continue
 		if kill -0 "$pid" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
@@ -242,7 +269,7 @@ down() {
 
 status() {
 	local name rc=0
-	for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+	for name in etcd registry kube-apiserver kube-controller-manager kube-scheduler kwok; do
 		if running "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
 	done
 	return $rc

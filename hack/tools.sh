@@ -157,7 +157,24 @@ build_minio() {
 	gobuild minio "$1/minio" github.com/minio/minio -ldflags "-s -w"
 }
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes}
+# The local OCI registry (CNCF Distribution) that hack/cluster.sh runs and
+# the dev stack pushes the apps' images to.
+build_registry() {
+	gobuild registry "$1/registry" . \
+		-ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION"
+}
+
+# The goimage provider is project source, not a pinned tool: built on every
+# run straight into .tools/bin; go build links again only when one of its
+# sources changed (then it takes seconds), else it returns at once.
+build_goimage_provider() {
+	local start=$SECONDS
+	(cd "$ROOT" && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-resource-goimage" ./cmd/pulumi-resource-goimage) ||
+		die "pulumi-resource-goimage: build failed"
+	log "pulumi-resource-goimage: built from ./cmd/pulumi-resource-goimage ($((SECONDS - start))s)"
+}
+
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
@@ -169,6 +186,8 @@ for t in $want_tools; do
 	etcd) ensure etcd "$ETCD_VERSION" "etcd Version: ${ETCD_VERSION#v}" build_etcd etcd ;;
 	kwok) ensure kwok "$KWOK_VERSION" "${KWOK_VERSION#v}" build_kwok kwok ;;
 	minio) ensure minio "$MINIO_VERSION" "$MINIO_VERSION" build_minio minio ;;
+	registry) ensure registry "$DISTRIBUTION_VERSION" "$DISTRIBUTION_VERSION" build_registry registry ;;
+	goimage-provider) build_goimage_provider ;;
 	*) die "unknown tool $t" ;;
 	esac
 done
