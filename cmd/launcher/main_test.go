@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,7 +160,7 @@ func TestLauncherExecsTheProgram(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
-			ee, ok := err.(*exec.ExitError)
+			ee, ok := errors.AsType[*exec.ExitError](err)
 			if !ok || ee.Sys().(syscall.WaitStatus).ExitStatus() != 32 {
 				t.Errorf("launcher %d: %v, want exit status 32; stderr: %s", i, err, &stderr)
 				return

@@ -41,12 +41,16 @@ func safeRequestID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+		if !requestIDByte(id[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// requestIDByte: [A-Za-z0-9._:-].
+func requestIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
 }
 
 // quietPaths are probe and scrape endpoints: logged at debug level unless

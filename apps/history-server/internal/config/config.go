@@ -202,8 +202,7 @@ func checkBucketName(b string) error {
 		return bad("must be 3-63 characters long")
 	}
 	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+		if c := b[i]; !isAlnum(c) && c != '.' && c != '-' {
 			return bad("only lower-case letters, digits, '.' and '-' are allowed")
 		}
 	}

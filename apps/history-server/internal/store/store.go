@@ -379,5 +379,5 @@ func (s *MinIO) unavailable(what string, err error) error {
 	if r := minio.ToErrorResponse(err); r.Code != "" {
 		return fmt.Errorf("%w: %s: MinIO %s (HTTP %d): %s", prices.ErrUnavailable, what, r.Code, r.StatusCode, r.Message)
 	}
-	return fmt.Errorf("%w: %s: %v", prices.ErrUnavailable, what, err)
+	return fmt.Errorf("%w: %s: %w", prices.ErrUnavailable, what, err)
 }
