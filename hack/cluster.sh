@@ -2,6 +2,11 @@
 # A local Kubernetes control plane with fake (kwok) nodes, for development and
 # tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
 # plus an OCI registry (CNCF Distribution) on 127.0.0.1:5000 for the apps' images.
+# With --real-node (or CLUSTER_NODE=real) it gets one real worker node
+# instead: containerd + runc + bridge CNI, the kubelet, kube-proxy (nftables)
+# and CoreDNS, the node's address on a bridge that exists only inside the
+# namespace (cmd/lab5-node renders their configuration and cleans up after
+# them).
 #
 # Everything runs inside a private network namespace that has only loopback:
 # the fake pods' and Services' addresses (10.x) exist nowhere, so anything that
@@ -9,7 +14,7 @@
 # Use `hack/cluster.sh exec CMD...` to run a command (pulumi, kubectl, tests)
 # inside that namespace.
 #
-# Usage: hack/cluster.sh up|down|status|exec CMD...|netns
+# Usage: hack/cluster.sh up [--real-node]|down [--purge]|status|exec CMD...|netns
 # State: .cluster/ (certificates, etcd data, logs, pid files, kubeconfig).
 set -euo pipefail
 
@@ -21,12 +26,21 @@ BIN=$ROOT/.tools/bin
 NETNS=${CLUSTER_NETNS:-lab5-$(printf '%s' "$STATE" | sha1sum | cut -c1-8)}
 KUBECONFIG_FILE=$STATE/kubeconfig
 FAKE_NODES=${FAKE_NODES:-2}
+NODE_MODE=${CLUSTER_NODE:-fake}
+# NodePorts of the real node that the host's loopback forwards to (the lab's
+# echoserver is on 30001); empty for none.
+NODE_HOST_PORTS=${NODE_HOST_PORTS-30001}
 export PATH=$BIN:$PATH KUBECACHEDIR=$STATE/kube-cache
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 in_netns() { ip netns exec "$NETNS" "$@"; }
+# The node's processes need the host's /sys (cgroups): `ip netns exec` gives
+# its command a private /sys of the namespace, so they enter the network
+# namespace only.
+in_netns_host_mounts() { nsenter --net="/run/netns/$NETNS" "$@"; }
+on_host() { "$@"; }
 
 ensure_netns() {
 	[ "$(id -u)" = 0 ] || die "a private network namespace needs root (ip netns); run as root"
@@ -53,7 +67,7 @@ start() { # NAME CMD...: start a component in the namespace unless it runs
 	rm -f "$STATE/$name.pid"
 	# A session of its own, so a Ctrl-C of the caller does not reach it; the
 	# process records its own pid just before it becomes the component.
-	in_netns setsid --fork bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" \
+	"${LAUNCH:-in_netns}" setsid --fork bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" \
 		>"$STATE/logs/$name.log" 2>&1 </dev/null
 	for _ in $(seq 1 50); do [ -s "$STATE/$name.pid" ] && break; sleep 0.1; done
 	log "started $name (pid $(cat "$STATE/$name.pid"))"
@@ -73,6 +87,25 @@ wait_for() { # WHAT SECONDS CMD...: retry CMD until it succeeds
 
 kctl() { in_netns kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
+issue() { # NAME SUBJECT [SAN]: a key and certificate signed by the cluster CA
+	(
+		cd "$STATE/pki"
+		openssl genrsa -out "$1.key" 2048 2>/dev/null
+		openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+		if [ -n "${3:-}" ]; then
+			printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
+		else
+			printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
+		fi
+		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+	)
+}
+
+apiserver_sans() {
+	printf 'IP:127.0.0.1,IP:10.96.0.1,%sDNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local' \
+		"${NODE_IP:+IP:$NODE_IP,}"
+}
+
 certs() {
 	local pki=$STATE/pki
 	[ -f "$pki/admin.crt" ] && return
@@ -83,20 +116,27 @@ certs() {
 		openssl req -x509 -new -key ca.key -days 3650 -subj /CN=lab5-local-ca -out ca.crt
 		openssl genrsa -out sa.key 2048 2>/dev/null
 		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-		issue() { # NAME SUBJECT [SAN]
-			openssl genrsa -out "$1.key" 2048 2>/dev/null
-			openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
-			if [ -n "${3:-}" ]; then
-				printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
-			else
-				printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
-			fi
-			openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-		}
-		issue apiserver /CN=kube-apiserver "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-		issue admin "/O=system:masters/CN=lab5-admin"
 	)
+	issue apiserver /CN=kube-apiserver "$(apiserver_sans)"
+	issue admin "/O=system:masters/CN=lab5-admin"
 	log "certificates written to $pki"
+}
+
+# node_certs: the real node's identities. The kubelet is system:node:NAME
+# (the Node authorizer), kube-proxy system:kube-proxy (bound to
+# system:node-proxier by default), and the API server needs a client
+# certificate of its own for kubectl logs/exec/port-forward through the
+# kubelet. A state folder made for fake nodes gets the node address added
+# to the API server's certificate.
+node_certs() {
+	local pki=$STATE/pki
+	if ! openssl x509 -in "$pki/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -qF "IP Address:$NODE_IP"; then
+		issue apiserver /CN=kube-apiserver "$(apiserver_sans)"
+		log "API server certificate reissued for the node address $NODE_IP"
+	fi
+	[ -f "$pki/kubelet.crt" ] || issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
+	[ -f "$pki/kube-proxy.crt" ] || issue kube-proxy /CN=system:kube-proxy
+	[ -f "$pki/apiserver-kubelet-client.crt" ] || issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 }
 
 kubeconfig() {
@@ -189,16 +229,118 @@ http:
 EOF
 }
 
+# --- the real node ------------------------------------------------------------
+
+# check_mode: a running control plane keeps the mode it was started in (the
+# API server's flags differ); switching needs a `down` first.
+check_mode() {
+	local was
+	was=$(cat "$STATE/node-mode" 2>/dev/null || echo fake)
+	if [ "$was" != "$NODE_MODE" ] && running kube-apiserver; then
+		die "the control plane runs with $was nodes; run hack/cluster.sh down first to switch to $NODE_MODE"
+	fi
+	echo "$NODE_MODE" >"$STATE/node-mode"
+}
+
+# lab5_node: cmd/lab5-node, built on first use in this run (go build only
+# links again when its sources changed).
+lab5_node() {
+	if [ -z "${LAB5_NODE_BUILT:-}" ]; then
+		(cd "$ROOT" && go build -o "$BIN/lab5-node" ./cmd/lab5-node) || die "building cmd/lab5-node failed"
+		LAB5_NODE_BUILT=1
+	fi
+	"$BIN/lab5-node" "$@"
+}
+
+node_check() {
+	local b missing=()
+	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy; do
+		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
+	done
+	for b in runc nft conntrack nsenter /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap; do
+		command -v "$b" >/dev/null || missing+=("$b")
+	done
+	[ ${#missing[@]} = 0 ] || die "missing for the real node: ${missing[*]}; run make tools (it installs them from Debian)"
+	# NODE_NAME, NODE_IP, NODE_PREFIX, NODE_BRIDGE, paths of the config files...
+	lab5_node env -state "$STATE" >"$STATE/node.env"
+	# shellcheck source=/dev/null
+	source "$STATE/node.env"
+}
+
+# node_network: the node address on a bridge that exists only inside the
+# namespace; no interface of the namespace leads out of it.
+node_network() {
+	if [ ! -d /proc/sys/net/bridge ]; then
+		log "loading kernel module br_netfilter: Service replies between pods on one bridge must pass kube-proxy's rules"
+		modprobe br_netfilter || die "modprobe br_netfilter failed"
+	fi
+	if ! in_netns ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+		in_netns ip link add "$NODE_BRIDGE" type bridge
+		in_netns ip addr add "$NODE_PREFIX" dev "$NODE_BRIDGE"
+		log "node address $NODE_PREFIX on bridge $NODE_BRIDGE (inside $NETNS only)"
+	fi
+	in_netns ip link set "$NODE_BRIDGE" up
+	in_netns sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.ipv4.ip_forward=1
+}
+
+node_up() {
+	local t0=$SECONDS images port
+	running registry || die "the local registry is not running: the node pulls its images from it"
+	# Built from source and pushed to the local registry (inside the
+	# namespace), pinned by digest: PAUSE_IMAGE, COREDNS_IMAGE.
+	images=$(in_netns "$BIN/lab5-node" images -state "$STATE" -root "$ROOT") || die "building the node's images failed"
+	eval "$images"
+	lab5_node setup -state "$STATE" -pause-image "$PAUSE_IMAGE"
+	LAUNCH=in_netns_host_mounts start containerd containerd --config "$CONTAINERD_CONFIG"
+	wait_for containerd 30 test -S "$CONTAINERD_SOCKET"
+	LAUNCH=in_netns_host_mounts start kubelet kubelet --config "$KUBELET_CONFIG" --kubeconfig "$KUBELET_KUBECONFIG" \
+		--root-dir "$KUBELET_ROOT" --cert-dir "$KUBELET_ROOT/pki" --node-ip "$NODE_IP" --hostname-override "$NODE_NAME"
+	LAUNCH=in_netns_host_mounts start kube-proxy kube-proxy --config "$KUBEPROXY_CONFIG"
+	wait_for "node $NODE_NAME Ready" 120 kctl wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
+	log "node $NODE_NAME Ready $((SECONDS - t0))s after its images were asked for"
+	lab5_node dns -state "$STATE" -image "$COREDNS_IMAGE" | kctl apply -f - >/dev/null
+	wait_for "cluster DNS (kube-system/kube-dns)" 120 kctl -n kube-system rollout status deployment/coredns --timeout=1s
+	# The host reaches these NodePorts on its loopback only: a process on
+	# the host relays each connection into the namespace.
+	for port in $NODE_HOST_PORTS; do
+		LAUNCH=on_host start "forward-$port" "$BIN/lab5-node" forward -state "$STATE" -netns "/run/netns/$NETNS" \
+			-listen "127.0.0.1:$port" -to "$NODE_IP:$port"
+	done
+}
+
+# node_cleanup: after the node's processes stopped, undo what they leave on
+# the host (pod processes, shims, mounts, cgroups, IP allocations).
+node_cleanup() {
+	lab5_node cleanup -state "$STATE" || die "cleaning up after the node failed; see above"
+}
+
 up() {
-	local t0=$SECONDS pki=$STATE/pki b
+	local t0=$SECONDS pki=$STATE/pki b apiserver_node_flags=()
 	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl registry; do
 		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
 	done
-	ensure_netns
 	mkdir -p "$STATE/logs" "$STATE/flexvolume"
+	check_mode
+	ensure_netns
+	[ "$NODE_MODE" != real ] || node_check
 	certs
+	if [ "$NODE_MODE" = real ]; then
+		node_network
+		node_certs
+		# Pods reach the API server through the kubernetes Service, whose
+		# endpoint is the node address; the API server reaches the kubelet
+		# by its InternalIP (no DNS here), as a client the kubelet accepts.
+		apiserver_node_flags=(--bind-address 0.0.0.0 --advertise-address "$NODE_IP"
+			--kubelet-preferred-address-types "InternalIP,Hostname"
+			--kubelet-client-certificate "$pki/apiserver-kubelet-client.crt"
+			--kubelet-client-key "$pki/apiserver-kubelet-client.key")
+	else
+		# The endpoint reconciler is off: a loopback advertise address cannot
+		# be published in the "kubernetes" Endpoints.
+		apiserver_node_flags=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none)
+		kwok_stages
+	fi
 	kubeconfig
-	kwok_stages
 
 	start etcd etcd --name lab5 --data-dir "$STATE/etcd" \
 		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -211,12 +353,8 @@ up() {
 	start registry env OTEL_TRACES_EXPORTER=none registry serve "$STATE/registry.yml"
 	wait_for registry 30 in_netns curl -sf http://127.0.0.1:5000/v2/
 
-	# The endpoint reconciler is off: a loopback advertise address cannot be
-	# published in the "kubernetes" Endpoints.
 	start kube-apiserver kube-apiserver \
-		--etcd-servers http://127.0.0.1:2379 \
-		--bind-address 127.0.0.1 --secure-port 6443 --advertise-address 127.0.0.1 \
-		--endpoint-reconciler-type none \
+		--etcd-servers http://127.0.0.1:2379 --secure-port 6443 "${apiserver_node_flags[@]}" \
 		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
 		--client-ca-file "$pki/ca.crt" \
 		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
@@ -232,6 +370,12 @@ up() {
 		--flex-volume-plugin-dir "$STATE/flexvolume"
 	start kube-scheduler kube-scheduler \
 		--kubeconfig "$KUBECONFIG_FILE" --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
+	if [ "$NODE_MODE" = real ]; then
+		wait_for "default ServiceAccount" 60 kctl -n default get serviceaccount default
+		node_up
+		log "control plane and real node up in $((SECONDS - t0))s; kubeconfig: $KUBECONFIG_FILE; namespace: $NETNS"
+		return
+	fi
 	# The heartbeat stage refreshes node status only every ~10 minutes and
 	# relies on node leases for liveness: without kwok renewing leases the
 	# node controller marks the fake nodes NotReady within a minute, and
@@ -248,8 +392,9 @@ up() {
 }
 
 down() {
-	local name pid stopped=0
-	for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry; do
+	local name pid stopped=0 f forwards=()
+	for f in "$STATE"/forward-*.pid; do [ ! -e "$f" ] || forwards+=("$(basename "$f" .pid)"); done
+	for name in "${forwards[@]}" kube-proxy kubelet containerd kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry; do
 		pid=$(cat "$STATE/$name.pid" 2>/dev/null) || continue
 		if kill -0 "$pid" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
@@ -260,7 +405,12 @@ down() {
 		rm -f "$STATE/$name.pid"
 	done
 	log "stopped $stopped component(s)"
+	[ ! -d "$STATE/node" ] || node_cleanup
 	if [ "${1:-}" = --purge ]; then
+		# Never delete through a mount (a pod's volume can be a host folder).
+		if grep -qF " $STATE/" /proc/self/mountinfo; then
+			die "file systems are still mounted under $STATE; not removing it"
+		fi
 		rm -rf "$STATE"
 		ip netns del "$NETNS" 2>/dev/null || true
 		log "removed $STATE and network namespace $NETNS"
@@ -268,15 +418,24 @@ down() {
 }
 
 status() {
-	local name rc=0
-	for name in etcd registry kube-apiserver kube-controller-manager kube-scheduler kwok; do
+	local name rc=0 nodes=kwok
+	[ "$(cat "$STATE/node-mode" 2>/dev/null)" != real ] || nodes="containerd kubelet kube-proxy"
+	for name in etcd registry kube-apiserver kube-controller-manager kube-scheduler $nodes; do
 		if running "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
 	done
 	return $rc
 }
 
 case ${1:-} in
-up) up ;;
+up)
+	shift
+	case ${1:-} in
+	--real-node) NODE_MODE=real ;;
+	"") ;;
+	*) die "usage: $0 up [--real-node]" ;;
+	esac
+	up
+	;;
 down) shift; down "$@" ;;
 status) status ;;
 netns) echo "$NETNS" ;;
@@ -285,5 +444,5 @@ exec)
 	ensure_netns
 	exec ip netns exec "$NETNS" env KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_FILE}" "$@"
 	;;
-*) die "usage: $0 up|down [--purge]|status|netns|exec CMD..." ;;
+*) die "usage: $0 up [--real-node]|down [--purge]|status|netns|exec CMD..." ;;
 esac

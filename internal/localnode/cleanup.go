@@ -72,7 +72,7 @@ func (n *Node) Cleanup(h Host, logf func(format string, args ...any)) error {
 	}
 	// Every pod is gone, so are their addresses.
 	errs = append(errs, removeContents(n.IPAMDir()))
-	errs = append(errs, removeGlob(filepath.Join(h.CNICache, "results", n.CNINetwork()+"-*")))
+	errs = append(errs, removeCNIResults(filepath.Join(h.CNICache, "results"), n.CNINetwork()))
 	errs = append(errs, removeLinksInto(h.ContainerL, n.PodLogs()))
 	errs = append(errs, removeStaleSockets(h.ShimDir))
 	// The kubelet's device plugin socket; the folders go when nothing else
@@ -310,14 +310,22 @@ func removeContents(dir string) error {
 	return errors.Join(errs...)
 }
 
-func removeGlob(pattern string) error {
-	matches, err := filepath.Glob(pattern)
+// removeCNIResults removes libcni's cached results of the network's
+// attachments (NETWORK-SANDBOXID-IFNAME) and of the loopback attachments of
+// the same sandboxes (cni-loopback-SANDBOXID-lo), left there when a pod was
+// never torn down.
+func removeCNIResults(dir, network string) error {
+	matches, err := filepath.Glob(filepath.Join(dir, network+"-*"))
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, m := range matches {
 		errs = append(errs, os.RemoveAll(m))
+		rest := strings.TrimPrefix(filepath.Base(m), network+"-")
+		if i := strings.LastIndex(rest, "-"); i > 0 {
+			errs = append(errs, removeIfExists(filepath.Join(dir, "cni-loopback-"+rest[:i]+"-lo")))
+		}
 	}
 	return errors.Join(errs...)
 }

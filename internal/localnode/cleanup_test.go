@@ -174,9 +174,12 @@ func TestCleanupUnmountsEverythingUnderTheNodeFolder(t *testing.T) {
 		ShimDir: filepath.Join(fake, "run", "s"), Kubelet: filepath.Join(fake, "kubelet"), ContainerL: filepath.Join(fake, "containers")}
 	_ = os.MkdirAll(filepath.Join(h.CNICache, "results"), 0o755)
 	ours := filepath.Join(h.CNICache, "results", n.CNINetwork()+"-abc-eth0")
-	theirs := filepath.Join(h.CNICache, "results", "other-net-abc-eth0")
-	_ = os.WriteFile(ours, nil, 0o644)
-	_ = os.WriteFile(theirs, nil, 0o644)
+	oursLo := filepath.Join(h.CNICache, "results", "cni-loopback-abc-lo")
+	theirs := filepath.Join(h.CNICache, "results", "other-net-def-eth0")
+	theirsLo := filepath.Join(h.CNICache, "results", "cni-loopback-def-lo")
+	for _, f := range []string{ours, oursLo, theirs, theirsLo} {
+		_ = os.WriteFile(f, nil, 0o644)
+	}
 
 	start := time.Now()
 	if err := n.Cleanup(h, t.Logf); err != nil {
@@ -196,11 +199,15 @@ func TestCleanupUnmountsEverythingUnderTheNodeFolder(t *testing.T) {
 	if entries, _ := os.ReadDir(n.IPAMDir()); len(entries) != 0 {
 		t.Errorf("IP allocations left: %v", entries)
 	}
-	if _, err := os.Stat(ours); !os.IsNotExist(err) {
-		t.Error("this node's CNI result is still cached")
+	for _, f := range []string{ours, oursLo} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("this node's CNI result %s is still cached", filepath.Base(f))
+		}
 	}
-	if _, err := os.Stat(theirs); err != nil {
-		t.Error("another network's CNI result was removed")
+	for _, f := range []string{theirs, theirsLo} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("another network's CNI result %s was removed", filepath.Base(f))
+		}
 	}
 }
 

@@ -149,6 +149,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.zf
       bin_dirs = [%s]
       conf_dir = %s
       max_conf_num = 1
+      # containerd brings the pods' loopback up itself: no loopback plugin
+      # call, and no result of it in libcni's cache.
+      use_internal_loopback = true
 `, n.Name, q(n.ContainerdRoot()), q(n.ContainerdState()), q(n.ContainerdSocket()),
 		q(n.Dir("opt")), q(n.Dir("image-verifier")), q(n.PauseImage), q(n.RegistryHosts()),
 		q(n.Runc), q(n.RuncRoot()), q(n.CNIBin), q(n.CNIConfDir()))

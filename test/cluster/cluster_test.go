@@ -1,13 +1,16 @@
 //go:build cluster
 
 // Package cluster proves the local control plane: workloads become ready on
-// the fake nodes, and no address of the fake cluster is reachable.
+// the fake nodes (or really run on the real node), and nothing outside the
+// control plane's network namespace is reachable.
 package cluster
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/lab5/k8s-networking/internal/kubetest"
 )
@@ -25,6 +29,9 @@ const readyTimeout = 2 * time.Minute
 func TestWorkloadsBecomeReadyOnFakeNodes(t *testing.T) {
 	cs := kubetest.Client(t)
 	ctx := context.Background()
+	if realNode(t, cs) != nil {
+		t.Skip("the control plane runs a real node (no fake nodes): see realnode_test.go")
+	}
 	ns := fmt.Sprintf("smoke-%d", time.Now().UnixNano()%1_000_000)
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -111,10 +118,63 @@ func TestWorkloadsBecomeReadyOnFakeNodes(t *testing.T) {
 }
 
 func TestNoClusterAddressIsReachable(t *testing.T) {
-	kubetest.RequireIsolatedNetwork(t)
-	for _, addr := range []string{"10.96.0.1:443", "10.244.0.5:8080", "10.0.0.10:10250", "8.8.8.8:53"} {
+	cs := kubetest.Client(t)
+	addrs := []string{"8.8.8.8:53", "1.1.1.1:443"}
+	// The host's own addresses, read from PID 1's network namespace: the
+	// namespace has no way to them either.
+	for _, ip := range hostAddresses(t) {
+		addrs = append(addrs, net.JoinHostPort(ip, "22"))
+	}
+	if realNode(t, cs) == nil {
+		// With fake nodes the cluster's own addresses exist nowhere.
+		addrs = append(addrs, "10.96.0.1:443", "10.244.0.5:8080", "10.0.0.10:10250")
+	}
+	for _, addr := range addrs {
 		if unreachable, err := kubetest.DialUnreachable(addr); !unreachable {
 			t.Errorf("dial %s: want 'network unreachable', got %v", addr, err)
 		}
 	}
+}
+
+// hostAddresses are the host's non-loopback IPv4 addresses: the local
+// entries of the routing table of PID 1's network namespace.
+func hostAddresses(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/1/net/fib_trie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	prev := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if strings.Contains(line, "/32 host LOCAL") && prev != "" && !strings.HasPrefix(prev, "127.") && !seen[prev] {
+			seen[prev] = true
+			out = append(out, prev)
+		}
+		if len(f) == 2 && f[0] == "|--" {
+			prev = f[1]
+		}
+	}
+	if len(out) == 0 {
+		t.Log("the host has no non-loopback IPv4 address")
+	}
+	return out
+}
+
+// realNode is the cluster's real node (one that kwok does not manage), or
+// nil when the control plane runs fake nodes only.
+func realNode(t *testing.T, cs kubernetes.Interface) *corev1.Node {
+	t.Helper()
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes.Items {
+		if nodes.Items[i].Annotations["kwok.x-k8s.io/node"] != "fake" {
+			return &nodes.Items[i]
+		}
+	}
+	return nil
 }

@@ -1,0 +1,279 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lab5/k8s-networking/internal/goimage"
+	"github.com/lab5/k8s-networking/internal/kubetest"
+)
+
+// The real node's smoke test: a pod really runs, its probe is really
+// executed, and packets flow pod -> pod, pod -> Service -> pod, by DNS name,
+// and to a NodePort on the node address; nothing outside answers.
+func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
+	cs := kubetest.Client(t)
+	node := realNode(t, cs)
+	if node == nil {
+		t.Skip("no real node: start the control plane with hack/cluster.sh up --real-node")
+	}
+	ctx := context.Background()
+	image := netcheckImage(t)
+	ns := testNamespace(t, cs, "realnode")
+
+	// The server: unready for its first 3 s, so the kubelet's probe is
+	// seen failing (an event), then passing.
+	labels := map[string]string{"app": "web"}
+	server := netcheckPod("web", image, labels, "serve", "-ready-after", "3s")
+	server.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+	server.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+		PeriodSeconds: 1,
+	}
+	client := netcheckPod("client", image, map[string]string{"app": "client"}, "serve", "-addr", ":8081")
+	for _, p := range []*corev1.Pod{server, client} {
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels,
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	var web *corev1.Pod
+	kubetest.Eventually(t, 2*time.Minute, "pods web and client Ready", func(ctx context.Context) (bool, error) {
+		ready := 0
+		for _, name := range []string{"web", "client"} {
+			p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if isReady(p) {
+				ready++
+			}
+			if name == "web" {
+				web = p
+			}
+		}
+		return ready == 2, nil
+	})
+	t.Logf("pods Ready %s after creation (web IP %s on node %s)", time.Since(start).Round(time.Millisecond), web.Status.PodIP, web.Spec.NodeName)
+	if web.Spec.NodeName != node.Name {
+		t.Errorf("web runs on %s, want the real node %s", web.Spec.NodeName, node.Name)
+	}
+	if rc := web.Status.ContainerStatuses[0].RestartCount; rc != 0 {
+		t.Errorf("web restarted %d times", rc)
+	}
+
+	t.Run("readiness probe executed by the kubelet", func(t *testing.T) {
+		evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := false
+		for _, e := range evs.Items {
+			if e.Reason == "Unhealthy" && strings.Contains(e.Message, "Readiness probe failed") && strings.Contains(e.Message, "503") {
+				failed = true
+			}
+		}
+		if !failed {
+			t.Errorf("no 'Readiness probe failed ... 503' event while the server was warming up: %v", eventReasons(evs.Items))
+		}
+		// kubectl logs reaches the kubelet; the server logged the probes.
+		logs := kubectl(t, "-n", ns, "logs", "web")
+		if !strings.Contains(logs, "GET /healthz") || !strings.Contains(logs, "kube-probe/") {
+			t.Errorf("the server's log shows no kube-probe request:\n%s", logs)
+		}
+	})
+	t.Run("pod to pod", func(t *testing.T) {
+		out := execIn(t, ns, "client", "get", "http://"+net.JoinHostPort(web.Status.PodIP, "8080")+"/")
+		if !strings.Contains(out, "200 web") {
+			t.Errorf("got %q, want web's answer", out)
+		}
+	})
+	kubetest.Eventually(t, time.Minute, "service web has its endpoint", func(ctx context.Context) (bool, error) {
+		return kubetest.ReadyEndpoints(ctx, cs, ns, "web") == 1, nil
+	})
+	t.Run("pod to ClusterIP to pod", func(t *testing.T) {
+		out := execIn(t, ns, "client", "get", "http://"+svc.Spec.ClusterIP+"/")
+		if !strings.Contains(out, "200 web") {
+			t.Errorf("got %q, want web's answer through the Service", out)
+		}
+	})
+	t.Run("pod resolves Service names through the cluster DNS", func(t *testing.T) {
+		for _, name := range []string{"web", "web." + ns, "web." + ns + ".svc.cluster.local"} {
+			out := execIn(t, ns, "client", "resolve", name)
+			if strings.TrimSpace(out) != svc.Spec.ClusterIP {
+				t.Errorf("resolve %s = %q, want %s", name, out, svc.Spec.ClusterIP)
+			}
+		}
+		out := execIn(t, ns, "client", "get", "http://web."+ns+".svc.cluster.local/")
+		if !strings.Contains(out, "200 web") {
+			t.Errorf("got %q by name", out)
+		}
+	})
+	t.Run("NodePort answers on the node address", func(t *testing.T) {
+		nodeIP := internalIP(node)
+		url := fmt.Sprintf("http://%s/", net.JoinHostPort(nodeIP, fmt.Sprint(svc.Spec.Ports[0].NodePort)))
+		c := http.Client{Timeout: 3 * time.Second}
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 || strings.TrimSpace(b.String()) != "web" {
+			t.Errorf("GET %s: %d %q", url, resp.StatusCode, b.String())
+		}
+	})
+	t.Run("nothing outside the cluster answers a pod, and fast", func(t *testing.T) {
+		for _, c := range [][]string{{"resolve", "example.com"}, {"resolve", "elering.ee"}, {"dial", "8.8.8.8:53"}, {"dial", "1.1.1.1:443"}} {
+			begin := time.Now()
+			out, err := execInErr(ns, "client", c...)
+			took := time.Since(begin)
+			if err == nil {
+				t.Errorf("%v succeeded from a pod: %s", c, out)
+			}
+			// kubectl exec itself takes a few hundred ms; a timeout would
+			// take the 3 s deadline.
+			if took > 2500*time.Millisecond {
+				t.Errorf("%v took %s to fail, want it refused at once", c, took.Round(time.Millisecond))
+			}
+			t.Logf("%v failed in %s: %s", c, took.Round(time.Millisecond), strings.TrimSpace(out))
+		}
+	})
+}
+
+// netcheckImage builds test/cluster/netcheck into an image and pushes it to
+// the cluster's local registry.
+func netcheckImage(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := goimage.Build(ctx, goimage.Options{Dir: kubetest.RepoRoot(), Package: "./test/cluster/netcheck", Ports: []int{8080}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := goimage.Push(ctx, "localhost:5000/lab5-test/netcheck", img, goimage.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.String()
+}
+
+func testNamespace(t *testing.T, cs kubernetes.Interface, prefix string) string {
+	t.Helper()
+	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1_000_000)
+	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: ns,
+		// The smoke pods meet the level the lab's production namespace
+		// enforces.
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	return ns
+}
+
+// netcheckPod runs netcheck as a non-root user under Pod Security
+// "restricted".
+func netcheckPod(name, image string, labels map[string]string, args ...string) *corev1.Pod {
+	yes, no := true, false
+	zero := int64(0)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &zero,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   &yes,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name: "netcheck", Image: image, Args: args,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: &no,
+					ReadOnlyRootFilesystem:   &yes,
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
+	}
+}
+
+func isReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func internalIP(n *corev1.Node) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	return ""
+}
+
+func eventReasons(evs []corev1.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Reason+": "+e.Message)
+	}
+	return out
+}
+
+// kubectl runs the kubectl of .tools/bin against $KUBECONFIG.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("kubectl", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func execInErr(ns, pod string, args ...string) (string, error) {
+	cmd := exec.Command("kubectl", append([]string{"-n", ns, "exec", pod, "--", "/app/netcheck"}, args...)...)
+	cmd.Env = os.Environ()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// execIn runs netcheck in a pod (kubectl exec: API server -> kubelet ->
+// containerd's stream server) and returns its output.
+func execIn(t *testing.T, ns, pod string, args ...string) string {
+	t.Helper()
+	out, err := execInErr(ns, pod, args...)
+	if err != nil {
+		t.Fatalf("exec %v in %s: %v\n%s", args, pod, err, out)
+	}
+	return out
+}
