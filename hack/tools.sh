@@ -174,7 +174,47 @@ build_goimage_provider() {
 	log "pulumi-resource-goimage: built from ./cmd/pulumi-resource-goimage ($((SECONDS - start))s)"
 }
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider}
+# The real node's parts (hack/cluster.sh up --real-node).
+build_containerd() {
+	local ld="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+	# The shim is built as upstream does: without the gRPC server it never uses.
+	(cd "$ROOT/tools/containerd" &&
+		go build -trimpath -tags no_btrfs -ldflags "$ld" -o "$1/" \
+			github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr &&
+		go build -trimpath -tags no_btrfs,no_grpc -ldflags "$ld" -o "$1/" github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
+}
+
+build_kubelet() {
+	build_kube "$1" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+}
+
+# The cluster's DNS runs as a pod: hack/cluster.sh builds its image from the
+# same module with internal/goimage's flags, so this build warms that one.
+build_coredns() {
+	gobuild coredns "$1/coredns" . -tags timetzdata -ldflags "-s -w"
+}
+
+# node_packages: the real node's Debian packages. Missing ones are installed
+# when running as root, saying why; otherwise the apt-get line is printed.
+node_packages() {
+	local entry pkg cmd why missing=()
+	for entry in "runc:runc:the real node's OCI runtime" \
+		"containernetworking-plugins:/usr/lib/cni/bridge:the real node's pod network (bridge, host-local, loopback, portmap)" \
+		"nftables:nft:kube-proxy's nftables mode" \
+		"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows"; do
+		IFS=: read -r pkg cmd why <<<"$entry"
+		command -v "$cmd" >/dev/null && continue
+		log "needs Debian package $pkg: $why"
+		missing+=("$pkg")
+	done
+	[ ${#missing[@]} = 0 ] && return
+	[ "$(id -u)" = 0 ] || die "missing system packages; run: sudo apt-get install -y ${missing[*]}"
+	log "installing ${missing[*]} with apt-get"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed; run it by hand to see why"
+}
+
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
@@ -188,6 +228,10 @@ for t in $want_tools; do
 	minio) ensure minio "$MINIO_VERSION" "$MINIO_VERSION" build_minio minio ;;
 	registry) ensure registry "$DISTRIBUTION_VERSION" "$DISTRIBUTION_VERSION" build_registry registry ;;
 	goimage-provider) build_goimage_provider ;;
+	node-packages) node_packages ;;
+	containerd) ensure containerd "$CONTAINERD_VERSION" "$CONTAINERD_VERSION" build_containerd containerd containerd-shim-runc-v2 ctr ;;
+	kubelet) ensure kubelet "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kubelet kubelet kube-proxy ;;
+	coredns) ensure coredns "$COREDNS_VERSION" "$COREDNS_VERSION" build_coredns coredns ;;
 	*) die "unknown tool $t" ;;
 	esac
 done
