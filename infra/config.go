@@ -37,6 +37,9 @@ type Config struct {
 
 	// Images says where the apps' images are built to (image.go).
 	Images ImageConfig
+	// Ingress chooses the ingress controller and the echoserver route's
+	// API (ingress.go).
+	Ingress IngressConfig
 	// HistoryServerImage and PriceFetcherImage pin prebuilt images; empty
 	// (the default) builds them from apps/ and deploys them by digest.
 	HistoryServerImage    string
@@ -129,6 +132,7 @@ var allConfigKeys = []string{
 	keyImagePlatforms, keyImageSource, keyImageRevision,
 	keyMinioReplicas, keyHistoryServerAutoscale, keyHistoryServerMinReplicas,
 	keyHistoryServerMaxReplicas, keyHistoryServerCPUTarget,
+	keyIngressController, keyIngressRoute, keyTraefikImage,
 }
 
 // Defaults for every optional key.
@@ -256,6 +260,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		r.fail(keyPublicNodeIP, "must be an IPv4 address: nip.io host names embed a dotted IPv4 address, got %q", c.PublicNodeIP)
 	}
 	loadImageConfig(ctx, &r, c)
+	loadIngressConfig(&r, c)
 
 	if len(r.errs) > 0 {
 		return nil, fmt.Errorf("invalid stack configuration:\n%w", errors.Join(r.errs...))

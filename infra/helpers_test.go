@@ -58,6 +58,8 @@ type k8sObject struct {
 	Obj        map[string]any // inputs as plain Go values
 	// IgnoreChanges is the resource's ignoreChanges option.
 	IgnoreChanges []string
+	// Aliases are the resource's aliases given as full URNs.
+	Aliases []string
 }
 
 func (o *k8sObject) key() string { return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name) }
@@ -255,11 +257,16 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	defer m.mu.Unlock()
 
 	var parent string
-	var deps, ignoreChanges []string
+	var deps, ignoreChanges, aliases []string
 	if args.RegisterRPC != nil {
 		parent = args.RegisterRPC.GetParent()
 		deps = args.RegisterRPC.GetDependencies()
 		ignoreChanges = args.RegisterRPC.GetIgnoreChanges()
+		for _, a := range args.RegisterRPC.GetAliases() {
+			if u := a.GetUrn(); u != "" {
+				aliases = append(aliases, u)
+			}
+		}
 	}
 	if !args.Custom {
 		m.components = append(m.components, component{Token: args.TypeToken, Name: args.Name, Parent: parent, Deps: deps})
@@ -277,6 +284,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		Parent:        parent,
 		Deps:          deps,
 		IgnoreChanges: ignoreChanges,
+		Aliases:       aliases,
 		Obj:           plainMap(args.Inputs),
 	}
 	obj.Kind = obj.str("kind")

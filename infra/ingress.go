@@ -1,6 +1,9 @@
 package infra
 
 import (
+	"fmt"
+	"strings"
+
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -91,4 +94,162 @@ func NewEchoserverIngress(ctx *pulumi.Context, name string, args *EchoserverIngr
 		return nil, err
 	}
 	return comp, nil
+}
+
+// Ingress controller and route selection (stack config ingressController,
+// ingressRoute, traefikImage).
+const (
+	keyIngressController = "ingressController"
+	keyIngressRoute      = "ingressRoute"
+	keyTraefikImage      = "traefikImage"
+
+	// IngressControllerNginx is the lab as written: ingress-nginx v1.15.1,
+	// retired upstream (no fixes after March 2026).
+	IngressControllerNginx = "ingress-nginx"
+	// IngressControllerTraefik serves the same Ingress (class nginx) with
+	// Traefik's ingress-nginx provider (traefik.go).
+	IngressControllerTraefik = "traefik"
+
+	// IngressRouteIngress routes echoserver with the lab's Ingress.
+	IngressRouteIngress = "ingress"
+	// IngressRouteGateway routes it with Gateway API objects instead
+	// (gateway.go); only Traefik implements them here.
+	IngressRouteGateway = "gateway"
+
+	// Pulumi logical names of the two controller components: each
+	// component's IngressClass aliases the other's (ingressClassAlias).
+	ingressNginxComponentName = "ingress-nginx"
+	traefikComponentName      = "traefik"
+)
+
+// IngressConfig chooses who serves the echoserver route and how it is
+// declared.
+type IngressConfig struct {
+	// Controller is IngressControllerNginx (default) or
+	// IngressControllerTraefik.
+	Controller string
+	// Route is IngressRouteIngress (default) or IngressRouteGateway.
+	Route string
+	// TraefikImage is Traefik's container image (with Controller traefik).
+	TraefikImage string
+}
+
+// loadIngressConfig reads and checks the ingress keys.
+func loadIngressConfig(r *configReader, c *Config) {
+	c.Ingress = IngressConfig{
+		Controller:   r.str(keyIngressController, IngressControllerNginx),
+		Route:        r.str(keyIngressRoute, IngressRouteIngress),
+		TraefikImage: r.image(keyTraefikImage, DefaultTraefikImage),
+	}
+	switch c.Ingress.Controller {
+	case IngressControllerNginx, IngressControllerTraefik:
+	default:
+		r.fail(keyIngressController, "must be %q (the lab's controller) or %q, got %q",
+			IngressControllerNginx, IngressControllerTraefik, c.Ingress.Controller)
+	}
+	switch c.Ingress.Route {
+	case IngressRouteIngress:
+	case IngressRouteGateway:
+		if c.Ingress.Controller == IngressControllerNginx {
+			r.fail(keyIngressRoute, "%q needs %s %q: ingress-nginx does not implement Gateway API (run `pulumi config set %s %s`)",
+				IngressRouteGateway, r.key(keyIngressController), IngressControllerTraefik, keyIngressController, IngressControllerTraefik)
+		}
+	default:
+		r.fail(keyIngressRoute, "must be %q (the lab's Ingress) or %q (Gateway API HTTPRoute), got %q",
+			IngressRouteIngress, IngressRouteGateway, c.Ingress.Route)
+	}
+}
+
+// ingressControllerParts is what the rest of the lab needs from whichever
+// controller serves the route.
+type ingressControllerParts struct {
+	// Namespace is the controller's namespace (resolved once it exists).
+	Namespace pulumi.StringOutput
+	// IngressClassName is "nginx" once the IngressClass exists.
+	IngressClassName pulumi.StringOutput
+	// HTTPNodePort is the node port of the controller Service's http port.
+	HTTPNodePort pulumi.IntOutput
+	// Prerequisites are what a route must be created after.
+	Prerequisites []pulumi.Resource
+	// NamespaceName and PodLabels identify the controller pods for the
+	// NetworkPolicy that admits them to echoserver.
+	NamespaceName string
+	PodLabels     map[string]string
+}
+
+// ingressClassAlias lets two components own "the same" IngressClass nginx:
+// the IngressClass of this component (self) is declared as an alias of the
+// one the other controller component declares under otherType/otherName
+// with logical name otherClass. Switching controllers then updates the one
+// cluster object in place (its labels) instead of creating a second
+// IngressClass named nginx, which the API server refuses while the old one
+// still exists (Pulumi creates replacements before deleting what a program
+// no longer declares).
+//
+// The alias is a full URN: self's URN with its own type and name replaced
+// by the other component's, so both components must be siblings (children
+// of the Lab).
+func ingressClassAlias(self pulumi.Resource, otherType, otherName, otherClass string) pulumi.Alias {
+	return pulumi.Alias{URN: self.URN().ApplyT(func(u pulumi.URN) (pulumi.URN, error) {
+		return siblingChildURN(string(u), otherType, otherName, ingressClassType, otherClass)
+	}).(pulumi.URNOutput)}
+}
+
+const ingressClassType = "kubernetes:networking.k8s.io/v1:IngressClass"
+
+// siblingChildURN is the URN of resource childName (type childType) under
+// the component otherType::otherName that is a sibling of the component
+// whose URN is self: urn:pulumi:<stack>::<project>::<parent chain>$<type>::<name>.
+func siblingChildURN(self, otherType, otherName, childType, childName string) (pulumi.URN, error) {
+	parts := strings.Split(self, "::")
+	if len(parts) != 4 || !strings.HasPrefix(parts[0], "urn:pulumi:") {
+		return "", fmt.Errorf("unexpected URN %q", self)
+	}
+	chain := parts[2]
+	if i := strings.LastIndex(chain, "$"); i >= 0 {
+		chain = chain[:i+1] // keep the parents' types and the "$"
+	} else {
+		chain = ""
+	}
+	return pulumi.URN(fmt.Sprintf("%s::%s::%s%s$%s::%s", parts[0], parts[1], chain, otherType, childType, childName)), nil
+}
+
+// newIngressController creates the configured controller (a child of the
+// Lab, named ingressNginxComponentName or traefikComponentName).
+func (lab *Lab) newIngressController(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*ingressControllerParts, error) {
+	var err error
+	if cfg.Ingress.Controller == IngressControllerTraefik {
+		if lab.Traefik, err = NewTraefik(ctx, traefikComponentName, &TraefikArgs{
+			Image:        cfg.Ingress.TraefikImage,
+			PublicNodeIP: cfg.PublicNodeIP,
+			GatewayAPI:   cfg.Ingress.Route == IngressRouteGateway,
+		}, opts...); err != nil {
+			return nil, err
+		}
+		t := lab.Traefik
+		return &ingressControllerParts{
+			Namespace: t.Namespace, IngressClassName: t.IngressClassName, HTTPNodePort: t.HTTPNodePort,
+			Prerequisites: t.Prerequisites,
+			NamespaceName: TraefikNamespace, PodLabels: traefikLabels.Lab,
+		}, nil
+	}
+	if lab.IngressNginx, err = NewIngressNginx(ctx, ingressNginxComponentName, &IngressNginxArgs{
+		AdmissionWebhook: cfg.IngressAdmissionWebhook,
+	}, opts...); err != nil {
+		return nil, err
+	}
+	n := lab.IngressNginx
+	return &ingressControllerParts{
+		Namespace: n.Namespace, IngressClassName: n.IngressClassName, HTTPNodePort: n.HTTPNodePort,
+		Prerequisites: n.IngressPrerequisites,
+		NamespaceName: IngressNginxNamespace, PodLabels: ingressNginxPodLabels,
+	}, nil
+}
+
+// ingressNginxPodLabels are ingress-nginx's controller pod labels (its
+// Deployment's selector), for the NetworkPolicy peer.
+var ingressNginxPodLabels = map[string]string{
+	labelComponent: "controller",
+	labelInstance:  ingressNginxInstance,
+	labelName:      "ingress-nginx",
 }

@@ -116,11 +116,7 @@ func ingressNginxLabels(component string, withPartOf bool) pulumi.StringMap {
 
 // ingressNginxSelector selects the controller pods.
 func ingressNginxSelector() pulumi.StringMap {
-	return pulumi.StringMap{
-		labelComponent: pulumi.String("controller"),
-		labelInstance:  pulumi.String(ingressNginxInstance),
-		labelName:      pulumi.String("ingress-nginx"),
-	}
+	return stringMap(ingressNginxPodLabels)
 }
 
 func policyRule(groups, resources, verbs []string, resourceNames ...string) rbacv1.PolicyRuleInput {
@@ -432,7 +428,11 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		Spec: &networkingv1.IngressClassSpecArgs{
 			Controller: pulumi.String(ingressNginxControllerCls),
 		},
-	}, parent)
+	}, parent, pulumi.Aliases([]pulumi.Alias{
+		// Traefik's IngressClass nginx is this same object (switching
+		// controllers updates it in place; see ingressClassAlias).
+		ingressClassAlias(comp, "lab5:infra:Traefik", traefikComponentName, traefikComponentName+"-"+IngressClassNginx),
+	}))
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ type Lab struct {
 	pulumi.ResourceState
 
 	Namespaces      *Namespaces
-	IngressNginx    *IngressNginx
+	IngressNginx    *IngressNginx // nil unless ingressController=ingress-nginx
+	Traefik         *Traefik      // nil unless ingressController=traefik
 	Minio           *Minio
 	HistoryServer   *HistoryServer
 	PriceFetcher    *PriceFetcher
@@ -79,9 +80,9 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}
 	ns := lab.Namespaces
 
-	if lab.IngressNginx, err = NewIngressNginx(ctx, "ingress-nginx", &IngressNginxArgs{
-		AdmissionWebhook: cfg.IngressAdmissionWebhook,
-	}, parent); err != nil {
+	// Exactly one ingress controller (ingress.go, traefik.go).
+	ingressCtl, err := lab.newIngressController(ctx, cfg, parent)
+	if err != nil {
 		return nil, err
 	}
 
@@ -173,12 +174,14 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	}
 
 	if lab.NetworkPolicies, err = NewNetworkPolicies(ctx, "network-policies", &NetworkPoliciesArgs{
-		DefaultNamespace:     ns.Default,
-		ProductionNamespace:  ns.Production,
-		LabTestResources:     cfg.LabTestResources,
-		ProductionLockdown:   cfg.ProductionLockdown,
-		InternetEgressExcept: cfg.InternetEgressExcept,
-		MinioPeers:           cfg.MinioReplicas > 1,
+		DefaultNamespace:      ns.Default,
+		ProductionNamespace:   ns.Production,
+		LabTestResources:      cfg.LabTestResources,
+		ProductionLockdown:    cfg.ProductionLockdown,
+		InternetEgressExcept:  cfg.InternetEgressExcept,
+		MinioPeers:            cfg.MinioReplicas > 1,
+		IngressController:     ingressCtl.NamespaceName,
+		IngressControllerPods: ingressCtl.PodLabels,
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -188,20 +191,20 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	if lab.Ingress, err = NewEchoserverIngress(ctx, EchoserverIngressName, &EchoserverIngressArgs{
 		Namespace:        ns.Default,
 		Host:             cfg.IngressHost(),
-		IngressClassName: lab.IngressNginx.IngressClassName,
+		IngressClassName: ingressCtl.IngressClassName,
 		ServiceName:      lab.Echoserver.ServiceName,
 		ServicePort:      EchoserverPort,
 		SkipAwait:        !cfg.AwaitIngress,
-		DependsOn:        append(append([]pulumi.Resource{}, lab.IngressNginx.IngressPrerequisites...), lab.Echoserver.Backend()...),
+		DependsOn:        append(append([]pulumi.Resource{}, ingressCtl.Prerequisites...), lab.Echoserver.Backend()...),
 	}, parent); err != nil {
 		return nil, err
 	}
 
 	lab.HistoryServerURL = lab.HistoryServer.URL
 	lab.MinioURL = lab.Minio.URL
-	lab.IngressHTTPNodePort = lab.IngressNginx.HTTPNodePort
+	lab.IngressHTTPNodePort = ingressCtl.HTTPNodePort
 	lab.IngressURL = pulumi.Sprintf("http://%s:%d", lab.Ingress.Host, lab.IngressHTTPNodePort)
-	lab.NamespaceNames = pulumi.All(ns.Names, lab.IngressNginx.Namespace).ApplyT(func(v []any) []string {
+	lab.NamespaceNames = pulumi.All(ns.Names, ingressCtl.Namespace).ApplyT(func(v []any) []string {
 		return append(append([]string{}, v[0].([]string)...), v[1].(string))
 	}).(pulumi.StringArrayOutput)
 

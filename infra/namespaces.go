@@ -68,6 +68,9 @@ var PodSecurityLevels = map[string]string{
 	NamespaceK8sLab5:    PodSecurityBaseline,
 	// Labelled by the IngressNginx component, which owns the namespace.
 	IngressNginxNamespace: PodSecurityRestricted,
+	// Labelled by the Traefik component (ingressController=traefik): uid
+	// 65532, every capability dropped, read-only root file system.
+	TraefikNamespace: PodSecurityRestricted,
 }
 
 // podSecurityLabels are the enforce/audit/warn labels (and their versions)

@@ -27,8 +27,9 @@ const (
 	EchoserverNetworkPolicyName = "echoserver-network-policy"
 	MinioNetworkPolicyName      = "minio-network-policy"
 
-	// EchoserverAllowIngressControllerName admits the ingress-nginx
-	// controller to the echoserver pods of default. It exists exactly
+	// EchoserverAllowIngressControllerName admits the ingress
+	// controller (ingress-nginx's or Traefik's pods) to the echoserver pods
+	// of default. It exists exactly
 	// when echoserver-network-policy does: that policy isolates the
 	// echoserver pods for ingress, and without this one the lab's own
 	// echoserver-ingress would time out.
@@ -95,6 +96,12 @@ type NetworkPoliciesArgs struct {
 	// (distributed MinIO): in minio-network-policy and, with the
 	// lockdown, in minio-peer-egress.
 	MinioPeers bool
+	// IngressController and IngressControllerPods are the namespace and
+	// pod labels of the ingress controller that
+	// echoserver-allow-ingress-controller admits (ingress-nginx's
+	// controller pods when empty).
+	IngressController     string
+	IngressControllerPods map[string]string
 }
 
 // NetworkPolicies holds the lab's NetworkPolicies.
@@ -167,11 +174,15 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		}
 		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 
-		// The lab's policy isolates the echoserver pods, so the
-		// ingress-nginx controller (namespace ingress-nginx, upstream's
-		// controller labels) must be admitted too, or
-		// echoserver-ingress stops working. A separate policy keeps the
-		// lab's exactly as written (policies are additive).
+		// The lab's policy isolates the echoserver pods, so the ingress
+		// controller's pods (ingress-nginx's in namespace ingress-nginx,
+		// or Traefik's in traefik) must be admitted too, or the route
+		// to echoserver stops working. A separate policy keeps the lab's
+		// exactly as written (policies are additive).
+		ctlNS, ctlPods := args.IngressController, stringMap(args.IngressControllerPods)
+		if ctlNS == "" {
+			ctlNS, ctlPods = IngressNginxNamespace, ingressNginxSelector()
+		}
 		np, err = networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(EchoserverAllowIngressControllerName, args.DefaultNamespace, commonLabels(nil)),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
@@ -179,7 +190,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
 					From: networkingv1.NetworkPolicyPeerArray{
-						namespacePods(IngressNginxNamespace, ingressNginxSelector()),
+						namespacePods(ctlNS, ctlPods),
 					},
 					Ports: tcpPort(EchoserverPort),
 				}},

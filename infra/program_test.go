@@ -17,6 +17,8 @@ var switchCombos = []map[string]string{
 	with("labTestResources", "false", "ingressAdmissionWebhook", "false"),
 	with("productionLockdown", "false"),
 	with("minioReplicas", "4", "historyServerAutoscale", "true"),
+	with("ingressController", "traefik"),
+	with("ingressController", "traefik", "ingressRoute", "gateway", "labTestResources", "false", "awaitIngress", "false"),
 }
 
 func forAllCombos(t *testing.T, f func(t *testing.T, r *labRun)) {
