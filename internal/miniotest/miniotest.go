@@ -122,6 +122,10 @@ func (s *Server) Restart() {
 // URL is the endpoint with its http scheme.
 func (s *Server) URL() string { return "http://" + s.Endpoint }
 
+// Pid is the process ID of the running server (for CPU accounting in
+// benchmarks).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 func waitLive(endpoint string, deadline time.Time) error {
 	client := &http.Client{Timeout: time.Second}
 	var last error

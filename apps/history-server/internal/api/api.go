@@ -18,7 +18,8 @@ import (
 // PriceStore is what the handlers need from storage. Errors must wrap
 // prices.ErrNotFound or prices.ErrUnavailable where they apply.
 type PriceStore interface {
-	// Get returns the stored JSON array for day.
+	// Get returns the stored JSON array for day. A stored object that is
+	// not valid JSON is an error wrapping a *prices.CorruptError.
 	Get(ctx context.Context, day prices.Day) ([]byte, error)
 	// Put stores body as the day's prices, replacing earlier ones
 	// atomically, and returns the object key.

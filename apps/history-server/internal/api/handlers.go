@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,14 +36,14 @@ func (h *Handlers) getPrices(c echo.Context) error {
 		return err
 	}
 	data, err := h.store.Get(c.Request().Context(), day)
-	if err != nil {
-		return err
-	}
-	if !json.Valid(data) {
+	if ce, ok := errors.AsType[*prices.CorruptError](err); ok {
 		// Not written by this server (it only stores validated arrays).
 		return &Error{Status: http.StatusInternalServerError,
 			Msg: fmt.Sprintf("the stored object for day %s is not valid JSON; POST the day again to replace it", day),
-			Err: fmt.Errorf("object %s: invalid JSON", day.ObjectKey())}
+			Err: ce}
+	}
+	if err != nil {
+		return err
 	}
 	// Declared up front: net/http would otherwise send a body over 2 KiB
 	// (a day of 24 hourly prices already is one) with chunked encoding.

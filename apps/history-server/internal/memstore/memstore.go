@@ -5,6 +5,7 @@ package memstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sync"
@@ -41,6 +42,9 @@ func (s *Store) Get(_ context.Context, day prices.Day) ([]byte, error) {
 	b, ok := s.objects[day.ObjectKey()]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", prices.ErrNotFound, day)
+	}
+	if !json.Valid(b) {
+		return nil, &prices.CorruptError{Key: day.ObjectKey()}
 	}
 	return append([]byte(nil), b...), nil
 }

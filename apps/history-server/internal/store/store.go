@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,9 @@ type MinIO struct {
 
 	mu     sync.Mutex
 	ensure *flight // the bucket check in progress, shared by concurrent callers
+
+	validMu    sync.Mutex
+	validETags map[string]struct{} // ETags of objects known to hold valid JSON
 }
 
 type flight struct {
@@ -125,13 +129,14 @@ func New(o Options) (*MinIO, error) {
 		return nil, fmt.Errorf("store: MinIO endpoint %q: %w", o.Endpoint, err)
 	}
 	return &MinIO{
-		client:    client,
-		core:      minio.Core{Client: client},
-		bucket:    o.Bucket,
-		region:    o.Region,
-		opTimeout: o.OpTimeout,
-		observe:   o.Observe,
-		log:       o.Logger,
+		client:     client,
+		core:       minio.Core{Client: client},
+		bucket:     o.Bucket,
+		region:     o.Region,
+		opTimeout:  o.OpTimeout,
+		observe:    o.Observe,
+		log:        o.Logger,
+		validETags: map[string]struct{}{},
 	}, nil
 }
 
@@ -144,7 +149,7 @@ func (s *MinIO) Get(ctx context.Context, day prices.Day) ([]byte, error) {
 	defer cancel()
 	key := day.ObjectKey()
 	start := time.Now()
-	data, err := s.get(ctx, key)
+	data, info, err := s.get(ctx, key)
 	code := minio.ToErrorResponse(err).Code
 	notFound := code == minio.NoSuchKey || code == minio.NoSuchBucket
 	if notFound {
@@ -154,6 +159,9 @@ func (s *MinIO) Get(ctx context.Context, day prices.Day) ([]byte, error) {
 	}
 	switch {
 	case err == nil:
+		if !s.valid(info.etag, data) {
+			return nil, &prices.CorruptError{Key: key}
+		}
 		return data, nil
 	case notFound:
 		if code == minio.NoSuchBucket {
@@ -167,26 +175,63 @@ func (s *MinIO) Get(ctx context.Context, day prices.Day) ([]byte, error) {
 	}
 }
 
-func (s *MinIO) get(ctx context.Context, key string) ([]byte, error) {
+// objectInfo is what Get needs to know about an object besides its data.
+type objectInfo struct {
+	etag string
+}
+
+func (s *MinIO) get(ctx context.Context, key string) ([]byte, objectInfo, error) {
 	// Core.GetObject answers with the response body itself: the plain
 	// Client.GetObject puts a goroutine and a channel round trip behind
 	// every Read, which showed in the server's CPU profile.
 	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, err
+		return nil, objectInfo{}, err
 	}
 	defer body.Close()
 	if info.Size > MaxObjectSize {
-		return nil, fmt.Errorf("object %s/%s is larger than %d bytes", s.bucket, key, MaxObjectSize)
+		return nil, objectInfo{}, fmt.Errorf("object %s/%s is larger than %d bytes", s.bucket, key, MaxObjectSize)
 	}
 	data, err := readAll(io.LimitReader(body, MaxObjectSize+1), info.Size)
 	if err != nil {
-		return nil, err
+		return nil, objectInfo{}, err
 	}
 	if len(data) > MaxObjectSize {
-		return nil, fmt.Errorf("object %s/%s is larger than %d bytes", s.bucket, key, MaxObjectSize)
+		return nil, objectInfo{}, fmt.Errorf("object %s/%s is larger than %d bytes", s.bucket, key, MaxObjectSize)
 	}
-	return data, nil
+	return data, objectInfo{etag: info.ETag}, nil
+}
+
+// maxValidETags bounds the memory of valid: far more than the days anyone
+// reads within a while; when full it starts over.
+const maxValidETags = 4096
+
+// valid reports whether data is valid JSON. An object's ETag is the MD5 of
+// its content here (single-part uploads, no encryption), so a content
+// already found valid is not scanned again: json.Valid was a visible part
+// of the server's CPU profile under GET load. A missing ETag is never
+// cached.
+func (s *MinIO) valid(etag string, data []byte) bool {
+	if etag != "" {
+		s.validMu.Lock()
+		_, ok := s.validETags[etag]
+		s.validMu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	if !json.Valid(data) {
+		return false
+	}
+	if etag != "" {
+		s.validMu.Lock()
+		if len(s.validETags) >= maxValidETags {
+			clear(s.validETags)
+		}
+		s.validETags[etag] = struct{}{}
+		s.validMu.Unlock()
+	}
+	return true
 }
 
 // readAll is io.ReadAll starting from the announced size (Content-Length),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,6 +200,38 @@ func TestMinIOStore(t *testing.T) {
 		}
 		if _, err := s.Get(ctx, day(t, "2024-10-01")); err == nil {
 			t.Fatal("Get returned an object larger than MaxObjectSize")
+		}
+	})
+
+	// Validity is remembered per content (ETag), never per key: an object
+	// replaced by foreign bytes is reported corrupt at once, and valid
+	// again once replaced by a valid array.
+	t.Run("foreign object that is not JSON", func(t *testing.T) {
+		s := newStore(t, srv.Endpoint, "corrupt", nil)
+		d := day(t, "2024-10-01")
+		put := func(body string) {
+			t.Helper()
+			if _, err := mc.PutObject(ctx, "corrupt", d.ObjectKey(), strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.EnsureBucket(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i, body := range []string{pricetest.SampleCanonical, `[{"estonian_time":`, pricetest.SampleCanonical} {
+			put(body)
+			for range 2 {
+				got, err := s.Get(ctx, d)
+				if body == pricetest.SampleCanonical {
+					if err != nil || string(got) != body {
+						t.Fatalf("step %d: Get = %q, %v; want the stored array", i, got, err)
+					}
+					continue
+				}
+				if ce, ok := errors.AsType[*prices.CorruptError](err); !ok || ce.Key != d.ObjectKey() {
+					t.Fatalf("step %d: Get of a non-JSON object = %q, %v; want a CorruptError for %s", i, got, err, d.ObjectKey())
+				}
+			}
 		}
 	})
 }
