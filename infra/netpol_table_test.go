@@ -28,8 +28,8 @@ import (
 // ipBlock except, ports of the destination pod). Each row is then asked of
 // the engine, for three configurations: the default (lab test resources and
 // production lockdown on), productionLockdown=false and
-// labTestResources=false; and for distributed MinIO (minioReplicas=4) with
-// and without the lockdown.
+// labTestResources=false; for distributed MinIO (minioReplicas=4) with
+// and without the lockdown; and with Traefik as the ingress controller.
 
 // verdict is a row's expected outcome in one configuration.
 type verdict int
@@ -59,11 +59,17 @@ var netpolModes = []struct {
 	{"labTestResources=false", with("labTestResources", "false"), -1},
 	{"minioReplicas=4", with("minioReplicas", "4"), 0},
 	{"minioReplicas=4,productionLockdown=false", with("minioReplicas", "4", "productionLockdown", "false"), 1},
+	{traefikMode, with("ingressController", "traefik"), 0},
 }
 
+// traefikMode is the default with Traefik as the ingress controller: every
+// row holds as in the default, except those whose source is a controller
+// pod (ingress-nginx's do not exist; Traefik's get rows of their own).
+const traefikMode = "ingressController=traefik"
+
 // verdicts are a row's verdicts, one per netpolModes entry; rows that are
-// no different with distributed MinIO list only the first three.
-type verdicts [5]verdict
+// no different with distributed MinIO or Traefik list only the first three.
+type verdicts [6]verdict
 
 // Addresses for the rows and for the representative pods. No packet is
 // sent anywhere: they only feed the engine.
@@ -386,6 +392,7 @@ var (
 	echoSvc       = "svc:" + NamespaceDefault + "/" + EchoserverName
 	coredns       = kubeSystemNamespace + "/coredns"
 	controller    = IngressNginxNamespace + "/" + IngressNginxControllerName
+	traefikPod    = TraefikNamespace + "/" + TraefikName // ingressController=traefik only
 	admissionJob  = IngressNginxNamespace + "/ingress-nginx-admission-create"
 	testNginx     = NamespaceTest + "/" + NginxName
 	defaultNginx  = NamespaceDefault + "/" + NginxName
@@ -396,7 +403,7 @@ var (
 
 // netpolTable: verdicts for {default, productionLockdown=false,
 // labTestResources=false, minioReplicas=4, minioReplicas=4 with
-// productionLockdown=false}. Service destinations go through the Service's
+// productionLockdown=false, ingressController=traefik}. Service destinations go through the Service's
 // port mapping (history-server's port 80 lands on pod port 8080).
 var netpolTable = []netpolRow{
 	// The lab's echoserver-network-policy (default namespace).
@@ -404,8 +411,14 @@ var netpolTable = []netpolRow{
 	{defaultNginx, echoSvc, "TCP", 80, verdicts{allow, allow, skip}, "lab: name=nginx in default"},
 	{testNginx, echoSvc, "TCP", 80, verdicts{deny, deny, allow}, "lab: name=nginx of another namespace is not admitted"},
 	{postgresPod, echoSvc, "TCP", 80, verdicts{deny, deny, skip}, "not a listed peer"},
-	{controller, echoSvc, "TCP", 80, verdicts{allow, allow, allow}, "echoserver-allow-ingress-controller: the Ingress keeps working"},
-	{admissionJob, echoSvc, "TCP", 80, verdicts{deny, deny, allow}, "only the controller pods of ingress-nginx"},
+	{controller, echoSvc, "TCP", 80, verdicts{allow, allow, allow, inherit, inherit, skip}, "echoserver-allow-ingress-controller: the Ingress keeps working"},
+	{admissionJob, echoSvc, "TCP", 80, verdicts{deny, deny, allow, inherit, inherit, skip}, "only the controller pods of ingress-nginx"},
+	// With Traefik (the last verdict) the policy admits Traefik's pods
+	// instead: the same Ingress keeps working after the switch.
+	{traefikPod, echoSvc, "TCP", 80, verdicts{skip, skip, skip, skip, skip, allow}, "echoserver-allow-ingress-controller follows the controller: Traefik"},
+	{traefikPod, historySvc, "TCP", 80, verdicts{skip, skip, skip, skip, skip, deny}, "no route goes to history-server"},
+	{traefikPod, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{skip, skip, skip, skip, skip, allow}, "k8s-lab5 has no policies"},
+	{traefikPod, minioSvc, "TCP", 9000, verdicts{skip, skip, skip, skip, skip, deny}, "lab: only history-server"},
 	{historyserver, echoSvc, "TCP", 80, verdicts{deny, deny, deny}, "lockdown egress, or not a listed peer"},
 	{pricefetcher, echoSvc, "TCP", 80, verdicts{deny, deny, deny}, "lockdown egress, or not a listed peer"},
 
@@ -437,7 +450,7 @@ var netpolTable = []netpolRow{
 	{testNginx, historySvc, "TCP", 80, verdicts{deny, allow, deny}, "unlabelled client"},
 	{defaultNginx, historySvc, "TCP", 80, verdicts{deny, allow, skip}, "unlabelled client"},
 	{lab5Echo, historySvc, "TCP", 80, verdicts{deny, allow, skip}, "unlabelled client"},
-	{controller, historySvc, "TCP", 80, verdicts{deny, allow, deny}, "no Ingress routes to history-server"},
+	{controller, historySvc, "TCP", 80, verdicts{deny, allow, deny, inherit, inherit, skip}, "no Ingress routes to history-server"},
 	{minioPod, historySvc, "TCP", 80, verdicts{deny, allow, deny}, "MinIO never calls history-server"},
 	{internetIP, historyserver, "TCP", 8080, verdicts{deny, allow, deny}, "outside the cluster"},
 
@@ -466,7 +479,7 @@ var netpolTable = []netpolRow{
 	{testNginx, "svc:" + NamespaceTest + "/" + PostgresServiceName, "TCP", 5432, verdicts{allow, allow, skip}, "test has no policies"},
 	{postgresPeer, NamespaceTest + "/" + PostgresStatefulSetName, "TCP", 5432, verdicts{allow, allow, skip}, "test has no policies"},
 	{defaultNginx, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{allow, allow, skip}, "k8s-lab5 has no policies"},
-	{controller, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{allow, allow, skip}, "k8s-lab5 has no policies"},
+	{controller, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{allow, allow, skip, inherit, inherit, skip}, "k8s-lab5 has no policies"},
 	{testNginx, internetIP, "TCP", 443, verdicts{allow, allow, allow}, "test has no policies"},
 }
 
@@ -581,6 +594,12 @@ func TestNetworkPolicyWorld(t *testing.T) {
 			"default/" + EchoserverAllowIngressControllerName, "default/" + EchoserverNetworkPolicyName,
 			"production/" + MinioNetworkPolicyName,
 		},
+		traefikMode: {
+			"default/" + EchoserverAllowIngressControllerName, "default/" + EchoserverNetworkPolicyName,
+			"production/" + AllowDNSEgressName, "production/" + DefaultDenyAllName,
+			"production/" + HistoryServerNetworkPolicyName, "production/" + MinioNetworkPolicyName,
+			"production/" + PriceFetcherNetworkPolicyName,
+		},
 	}
 	for _, mode := range netpolModes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -595,14 +614,22 @@ func TestNetworkPolicyWorld(t *testing.T) {
 				t.Errorf("policies:\n got %v\nwant %v", got, wantPolicies[mode.name])
 			}
 
-			// The representative pods include the lab's workloads.
-			for _, p := range []string{pricefetcher, historyserver, minioPod, testNginx, controller, NamespaceDefault + "/" + EchoserverName} {
+			// The representative pods include the lab's workloads and
+			// the mode's ingress controller (and not the other one).
+			ctl, ctlKey, ctlValue, other := controller, labelComponent, "controller", traefikPod
+			if mode.name == traefikMode {
+				ctl, ctlKey, ctlValue, other = traefikPod, "app", "traefik", controller
+			}
+			for _, p := range []string{pricefetcher, historyserver, minioPod, testNginx, ctl, NamespaceDefault + "/" + EchoserverName} {
 				if _, ok := w.pods[p]; !ok {
-					t.Errorf("no representative pod %s", p)
+					t.Fatalf("no representative pod %s", p)
 				}
 			}
-			if w.pods[pricefetcher].Labels["microservice"] != "price-fetcher" || w.pods[controller].Labels[labelComponent] != "controller" {
-				t.Errorf("representative pods lack their template labels: %v %v", w.pods[pricefetcher].Labels, w.pods[controller].Labels)
+			if _, ok := w.pods[other]; ok {
+				t.Errorf("both controllers' pods exist: %s", other)
+			}
+			if w.pods[pricefetcher].Labels["microservice"] != "price-fetcher" || w.pods[ctl].Labels[ctlKey] != ctlValue {
+				t.Errorf("representative pods lack their template labels: %v %v", w.pods[pricefetcher].Labels, w.pods[ctl].Labels)
 			}
 
 			for _, np := range w.policies {
