@@ -391,19 +391,34 @@ up() {
 	log "control plane up in $((SECONDS - t0))s; kubeconfig: $KUBECONFIG_FILE; namespace: $NETNS"
 }
 
-down() {
-	local name pid stopped=0 f forwards=()
-	for f in "$STATE"/forward-*.pid; do [ ! -e "$f" ] || forwards+=("$(basename "$f" .pid)"); done
-	for name in "${forwards[@]}" kube-proxy kubelet containerd kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry; do
+# stop NAME...: SIGTERM to each component at once, SIGKILL to those still
+# running 5 s later. Counts the stopped ones in $stopped.
+stop() {
+	local name pid pids=()
+	for name in "$@"; do
 		pid=$(cat "$STATE/$name.pid" 2>/dev/null) || continue
 		if kill -0 "$pid" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
-			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-			kill -9 "$pid" 2>/dev/null || true
+			pids+=("$pid")
 			stopped=$((stopped + 1))
 		fi
 		rm -f "$STATE/$name.pid"
 	done
+	for _ in $(seq 1 50); do
+		kill -0 "${pids[@]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+}
+
+down() {
+	local stopped=0 f forwards=()
+	for f in "$STATE"/forward-*.pid; do [ ! -e "$f" ] || forwards+=("$(basename "$f" .pid)"); done
+	# The node before the control plane, which it reports to.
+	stop "${forwards[@]}" kube-proxy kubelet containerd kwok
+	stop kube-scheduler kube-controller-manager
+	stop kube-apiserver
+	stop etcd registry
 	log "stopped $stopped component(s)"
 	[ ! -d "$STATE/node" ] || node_cleanup
 	if [ "${1:-}" = --purge ]; then
