@@ -175,6 +175,8 @@ type ingressControllerParts struct {
 	// NetworkPolicy that admits them to echoserver.
 	NamespaceName string
 	PodLabels     map[string]string
+	// GatewayAPICRDs are the Gateway API CRDs (ingressRoute=gateway).
+	GatewayAPICRDs []pulumi.Resource
 }
 
 // ingressClassAlias lets two components own "the same" IngressClass nginx:
@@ -219,10 +221,21 @@ func siblingChildURN(self, otherType, otherName, childType, childName string) (p
 func (lab *Lab) newIngressController(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*ingressControllerParts, error) {
 	var err error
 	if cfg.Ingress.Controller == IngressControllerTraefik {
+		var crds []pulumi.Resource
+		if cfg.Ingress.Route == IngressRouteGateway {
+			// Traefik's Gateway API provider needs the CRDs before it
+			// starts.
+			c, err := NewGatewayAPICRDs(ctx, "gateway-api-crds", opts...)
+			if err != nil {
+				return nil, err
+			}
+			crds = c.CRDs
+		}
 		if lab.Traefik, err = NewTraefik(ctx, traefikComponentName, &TraefikArgs{
 			Image:        cfg.Ingress.TraefikImage,
 			PublicNodeIP: cfg.PublicNodeIP,
 			GatewayAPI:   cfg.Ingress.Route == IngressRouteGateway,
+			DependsOn:    crds,
 		}, opts...); err != nil {
 			return nil, err
 		}
@@ -231,6 +244,7 @@ func (lab *Lab) newIngressController(ctx *pulumi.Context, cfg *Config, opts ...p
 			Namespace: t.Namespace, IngressClassName: t.IngressClassName, HTTPNodePort: t.HTTPNodePort,
 			Prerequisites: t.Prerequisites,
 			NamespaceName: TraefikNamespace, PodLabels: traefikLabels.Lab,
+			GatewayAPICRDs: crds,
 		}, nil
 	}
 	if lab.IngressNginx, err = NewIngressNginx(ctx, ingressNginxComponentName, &IngressNginxArgs{
@@ -252,4 +266,37 @@ var ingressNginxPodLabels = map[string]string{
 	labelComponent: "controller",
 	labelInstance:  ingressNginxInstance,
 	labelName:      "ingress-nginx",
+}
+
+// newEchoserverRoute routes echoserver.<publicNodeIP>.nip.io to echoserver:80
+// with the lab's Ingress or, with ingressRoute=gateway, with Gateway API
+// objects; it returns the route's host.
+func (lab *Lab) newEchoserverRoute(ctx *pulumi.Context, cfg *Config, ctl *ingressControllerParts, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	deps := append(append(append([]pulumi.Resource{}, ctl.Prerequisites...), ctl.GatewayAPICRDs...), lab.Echoserver.Backend()...)
+	var err error
+	if cfg.Ingress.Route == IngressRouteGateway {
+		if lab.Gateway, err = NewEchoserverGateway(ctx, "echoserver-gateway", &EchoserverGatewayArgs{
+			GatewayNamespace: ctl.Namespace,
+			RouteNamespace:   lab.Namespaces.Default,
+			Host:             cfg.IngressHost(),
+			ServiceName:      EchoserverName,
+			ServicePort:      EchoserverPort,
+			DependsOn:        deps,
+		}, opts...); err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return lab.Gateway.Host, nil
+	}
+	if lab.Ingress, err = NewEchoserverIngress(ctx, EchoserverIngressName, &EchoserverIngressArgs{
+		Namespace:        lab.Namespaces.Default,
+		Host:             cfg.IngressHost(),
+		IngressClassName: ctl.IngressClassName,
+		ServiceName:      lab.Echoserver.ServiceName,
+		ServicePort:      EchoserverPort,
+		SkipAwait:        !cfg.AwaitIngress,
+		DependsOn:        deps,
+	}, opts...); err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return lab.Ingress.Host, nil
 }

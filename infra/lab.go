@@ -30,7 +30,8 @@ type Lab struct {
 	NginxDefault    *Nginx    // nil unless LabTestResources
 	Postgres        *Postgres // nil unless LabTestResources
 	NetworkPolicies *NetworkPolicies
-	Ingress         *EchoserverIngress
+	Ingress         *EchoserverIngress // nil with ingressRoute=gateway
+	Gateway         *EchoserverGateway // nil unless ingressRoute=gateway
 
 	// HistoryServerImage and PriceFetcherImage are the apps' images built
 	// from apps/; nil when a prebuilt image is pinned by config.
@@ -186,24 +187,18 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		return nil, err
 	}
 
-	// The Ingress comes last: after the controller (and its admission
-	// webhook, when deployed) and after its backend Service.
-	if lab.Ingress, err = NewEchoserverIngress(ctx, EchoserverIngressName, &EchoserverIngressArgs{
-		Namespace:        ns.Default,
-		Host:             cfg.IngressHost(),
-		IngressClassName: ingressCtl.IngressClassName,
-		ServiceName:      lab.Echoserver.ServiceName,
-		ServicePort:      EchoserverPort,
-		SkipAwait:        !cfg.AwaitIngress,
-		DependsOn:        append(append([]pulumi.Resource{}, ingressCtl.Prerequisites...), lab.Echoserver.Backend()...),
-	}, parent); err != nil {
+	// The route (the Ingress, or the Gateway API objects) comes last:
+	// after the controller (and its admission webhook, when deployed) and
+	// after its backend Service.
+	routeHost, err := lab.newEchoserverRoute(ctx, cfg, ingressCtl, parent)
+	if err != nil {
 		return nil, err
 	}
 
 	lab.HistoryServerURL = lab.HistoryServer.URL
 	lab.MinioURL = lab.Minio.URL
 	lab.IngressHTTPNodePort = ingressCtl.HTTPNodePort
-	lab.IngressURL = pulumi.Sprintf("http://%s:%d", lab.Ingress.Host, lab.IngressHTTPNodePort)
+	lab.IngressURL = pulumi.Sprintf("http://%s:%d", routeHost, lab.IngressHTTPNodePort)
 	lab.NamespaceNames = pulumi.All(ns.Names, ingressCtl.Namespace).ApplyT(func(v []any) []string {
 		return append(append([]string{}, v[0].([]string)...), v[1].(string))
 	}).(pulumi.StringArrayOutput)

@@ -35,6 +35,7 @@ func forAllCombos(t *testing.T, f func(t *testing.T, r *labRun)) {
 var clusterScoped = map[string]bool{
 	"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true,
 	"IngressClass": true, "ValidatingWebhookConfiguration": true,
+	"CustomResourceDefinition": true, "GatewayClass": true,
 }
 
 // workloadKinds carry pod templates (or are pods).
