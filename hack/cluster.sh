@@ -137,6 +137,7 @@ node_certs() {
 	[ -f "$pki/kubelet.crt" ] || issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
 	[ -f "$pki/kube-proxy.crt" ] || issue kube-proxy /CN=system:kube-proxy
 	[ -f "$pki/apiserver-kubelet-client.crt" ] || issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+	[ -f "$pki/kube-router.crt" ] || issue kube-router /CN=lab5:kube-router
 }
 
 kubeconfig() {
@@ -254,10 +255,10 @@ lab5_node() {
 
 node_check() {
 	local b missing=()
-	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy; do
+	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy kube-router; do
 		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
 	done
-	for b in runc nft conntrack nsenter /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap; do
+	for b in runc nft conntrack iptables ipset nsenter /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap; do
 		command -v "$b" >/dev/null || missing+=("$b")
 	done
 	[ ${#missing[@]} = 0 ] || die "missing for the real node: ${missing[*]}; run make tools (it installs them from Debian)"
@@ -300,6 +301,14 @@ node_up() {
 	log "node $NODE_NAME Ready $((SECONDS - t0))s after its images were asked for"
 	lab5_node dns -state "$STATE" -image "$COREDNS_IMAGE" | kctl apply -f - >/dev/null
 	wait_for "cluster DNS (kube-system/kube-dns)" 120 kctl -n kube-system rollout status deployment/coredns --timeout=1s
+	# NetworkPolicies are enforced by kube-router's firewall controller
+	# alone (a local test harness part, never deployed by the stack); the
+	# node label tells tests that an engine runs.
+	LAUNCH=in_netns_host_mounts start kube-router kube-router --run-firewall=true --run-router=false \
+		--run-service-proxy=false --enable-cni=false --kubeconfig "$KUBEROUTER_KUBECONFIG" \
+		--hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244
+	wait_for "NetworkPolicy engine (kube-router)" 60 in_netns curl -sf http://127.0.0.1:20244/healthz
+	kctl label --overwrite node "$NODE_NAME" lab5.io/network-policy-engine=kube-router >/dev/null
 	# The host reaches these NodePorts on its loopback only: a process on
 	# the host relays each connection into the namespace.
 	for port in $NODE_HOST_PORTS; do
@@ -415,7 +424,7 @@ down() {
 	local stopped=0 f forwards=()
 	for f in "$STATE"/forward-*.pid; do [ ! -e "$f" ] || forwards+=("$(basename "$f" .pid)"); done
 	# The node before the control plane, which it reports to.
-	stop "${forwards[@]}" kube-proxy kubelet containerd kwok
+	stop "${forwards[@]}" kube-router kube-proxy kubelet containerd kwok
 	stop kube-scheduler kube-controller-manager
 	stop kube-apiserver
 	stop etcd registry
@@ -434,7 +443,7 @@ down() {
 
 status() {
 	local name rc=0 nodes=kwok
-	[ "$(cat "$STATE/node-mode" 2>/dev/null)" != real ] || nodes="containerd kubelet kube-proxy"
+	[ "$(cat "$STATE/node-mode" 2>/dev/null)" != real ] || nodes="containerd kubelet kube-proxy kube-router"
 	for name in etcd registry kube-apiserver kube-controller-manager kube-scheduler $nodes; do
 		if running "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
 	done

@@ -194,6 +194,14 @@ build_coredns() {
 	gobuild coredns "$1/coredns" . -tags timetzdata -ldflags "-s -w"
 }
 
+# NetworkPolicy enforcement on the real node: kube-router run with its
+# firewall controller only (a local test harness part, never deployed by the
+# stack).
+build_kube_router() {
+	gobuild kube-router "$1/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
+		-ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
+}
+
 # node_packages: the real node's Debian packages. Missing ones are installed
 # when running as root, saying why; otherwise the apt-get line is printed.
 node_packages() {
@@ -201,7 +209,9 @@ node_packages() {
 	for entry in "runc:runc:the real node's OCI runtime" \
 		"containernetworking-plugins:/usr/lib/cni/bridge:the real node's pod network (bridge, host-local, loopback, portmap)" \
 		"nftables:nft:kube-proxy's nftables mode" \
-		"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows"; do
+		"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows" \
+		"ipset:ipset:kube-router's NetworkPolicy rules" \
+		"iptables:iptables:kube-router's NetworkPolicy rules"; do
 		IFS=: read -r pkg cmd why <<<"$entry"
 		command -v "$cmd" >/dev/null && continue
 		log "needs Debian package $pkg: $why"
@@ -214,7 +224,7 @@ node_packages() {
 		die "apt-get install ${missing[*]} failed; run it by hand to see why"
 }
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns}
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns kube-router}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
@@ -232,6 +242,7 @@ for t in $want_tools; do
 	containerd) ensure containerd "$CONTAINERD_VERSION" "$CONTAINERD_VERSION" build_containerd containerd containerd-shim-runc-v2 ctr ;;
 	kubelet) ensure kubelet "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kubelet kubelet kube-proxy ;;
 	coredns) ensure coredns "$COREDNS_VERSION" "$COREDNS_VERSION" build_coredns coredns ;;
+	kube-router) ensure kube-router "$KUBE_ROUTER_VERSION" "$KUBE_ROUTER_VERSION" build_kube_router kube-router ;;
 	*) die "unknown tool $t" ;;
 	esac
 done

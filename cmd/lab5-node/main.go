@@ -4,7 +4,7 @@
 //	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
 //	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
 //	lab5-node setup   -state DIR -pause-image REF   write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
-//	lab5-node dns     -state DIR -image REF         print the cluster DNS add-on (kubectl apply -f -)
+//	lab5-node dns     -state DIR -image REF         print the cluster DNS add-on and the NetworkPolicy engine's RBAC (kubectl apply -f -)
 //	lab5-node cleanup -state DIR                    undo what the stopped node left on the host
 //	lab5-node forward -state DIR -netns PATH -listen ADDR -to ADDR
 //	                                                 forward the host's ADDR (loopback) to ADDR inside the namespace
@@ -83,7 +83,11 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(y)
+		rbac, err := localnode.KubeRouterRBAC()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(y, rbac...))
 		return err
 	case "cleanup":
 		return n.Cleanup(localnode.RealHost, func(format string, a ...any) {

@@ -119,6 +119,9 @@ func (n *Node) KubeProxyConfig() string { return n.Dir("kube-proxy.yaml") }
 func (n *Node) KubeProxyKubeconfig() string {
 	return n.Dir("kube-proxy.kubeconfig")
 }
+func (n *Node) KubeRouterKubeconfig() string {
+	return n.Dir("kube-router.kubeconfig")
+}
 func (n *Node) PodLogs() string    { return n.Dir("pod-logs") }
 func (n *Node) ResolvConf() string { return n.Dir("resolv.conf") }
 
@@ -154,23 +157,24 @@ func (n *Node) Validate() error {
 // Env is what hack/cluster.sh needs to know, as shell assignments.
 func (n *Node) Env() string {
 	vars := map[string]string{
-		"NODE_NAME":            n.Name,
-		"NODE_IP":              n.IP.String(),
-		"NODE_PREFIX":          fmt.Sprintf("%s/%d", n.IP, n.NodeNet.Bits()),
-		"NODE_BRIDGE":          n.Bridge,
-		"NODE_DIR":             n.Dir(),
-		"POD_CIDR":             n.PodCIDR.String(),
-		"CLUSTER_CIDR":         n.ClusterCIDR.String(),
-		"SERVICE_CIDR":         n.ServiceCIDR.String(),
-		"CLUSTER_DNS":          n.DNS.String(),
-		"CONTAINERD_CONFIG":    n.ContainerdConfig(),
-		"CONTAINERD_SOCKET":    n.ContainerdSocket(),
-		"KUBELET_ROOT":         n.KubeletRoot(),
-		"KUBELET_CONFIG":       n.KubeletConfig(),
-		"KUBELET_KUBECONFIG":   n.KubeletKubeconfig(),
-		"KUBEPROXY_CONFIG":     n.KubeProxyConfig(),
-		"KUBEPROXY_KUBECONFIG": n.KubeProxyKubeconfig(),
-		"CGROUP_ROOT":          n.CgroupRoot(),
+		"NODE_NAME":             n.Name,
+		"NODE_IP":               n.IP.String(),
+		"NODE_PREFIX":           fmt.Sprintf("%s/%d", n.IP, n.NodeNet.Bits()),
+		"NODE_BRIDGE":           n.Bridge,
+		"NODE_DIR":              n.Dir(),
+		"POD_CIDR":              n.PodCIDR.String(),
+		"CLUSTER_CIDR":          n.ClusterCIDR.String(),
+		"SERVICE_CIDR":          n.ServiceCIDR.String(),
+		"CLUSTER_DNS":           n.DNS.String(),
+		"CONTAINERD_CONFIG":     n.ContainerdConfig(),
+		"CONTAINERD_SOCKET":     n.ContainerdSocket(),
+		"KUBELET_ROOT":          n.KubeletRoot(),
+		"KUBELET_CONFIG":        n.KubeletConfig(),
+		"KUBELET_KUBECONFIG":    n.KubeletKubeconfig(),
+		"KUBEPROXY_CONFIG":      n.KubeProxyConfig(),
+		"KUBEPROXY_KUBECONFIG":  n.KubeProxyKubeconfig(),
+		"KUBEROUTER_KUBECONFIG": n.KubeRouterKubeconfig(),
+		"CGROUP_ROOT":           n.CgroupRoot(),
 	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {

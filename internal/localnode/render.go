@@ -46,6 +46,7 @@ func (n *Node) Files() ([]File, error) {
 		{n.ResolvConf(), nil, 0o644},
 		{n.KubeletKubeconfig(), []byte(n.kubeconfig("system:node:"+n.Name, "kubelet")), 0o600},
 		{n.KubeProxyKubeconfig(), []byte(n.kubeconfig("system:kube-proxy", "kube-proxy")), 0o600},
+		{n.KubeRouterKubeconfig(), []byte(n.kubeconfig(KubeRouterUser, "kube-router")), 0o600},
 	}
 	for _, host := range n.registryNames() {
 		files = append(files, File{filepath.Join(n.RegistryHosts(), host, "hosts.toml"), []byte(n.HostsTOML(host)), 0o644})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -147,6 +148,58 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 		if resp.StatusCode != 200 || strings.TrimSpace(b.String()) != "web" {
 			t.Errorf("GET %s: %d %q", url, resp.StatusCode, b.String())
 		}
+	})
+	t.Run("NetworkPolicy drops what it does not allow", func(t *testing.T) {
+		if node.Labels["lab5.io/network-policy-engine"] == "" {
+			t.Skip("no NetworkPolicy engine runs on the node")
+		}
+		friend := netcheckPod("friend", image, map[string]string{"app": "client", "access": "web"}, "serve", "-addr", ":8081")
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, friend, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		kubetest.Eventually(t, time.Minute, "pod friend Ready", func(ctx context.Context) (bool, error) {
+			p, err := cs.CoreV1().Pods(ns).Get(ctx, "friend", metav1.GetOptions{})
+			return err == nil && isReady(p), err
+		})
+		tcp := corev1.ProtocolTCP
+		port := intstr.FromInt32(8080)
+		np := &networkingv1.NetworkPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-from-friends"},
+			Spec: networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchLabels: labels},
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{
+					From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"access": "web"}}}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
+				}},
+			},
+		}
+		if _, err := cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, np, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		podURL := "http://" + net.JoinHostPort(web.Status.PodIP, "8080") + "/"
+		svcURL := "http://" + svc.Spec.ClusterIP + "/"
+		start := time.Now()
+		kubetest.Eventually(t, time.Minute, "client cut off from web by the policy", func(ctx context.Context) (bool, error) {
+			_, err := execInErr(ns, "client", "get", podURL)
+			return err != nil, nil
+		})
+		t.Logf("policy enforced %s after it was created", time.Since(start).Round(time.Millisecond))
+		for _, url := range []string{podURL, svcURL} {
+			if out, err := execInErr(ns, "client", "get", url); err == nil {
+				t.Errorf("client (not selected by the policy) reached %s: %s", url, out)
+			}
+			if out := execIn(t, ns, "friend", "get", url); !strings.Contains(out, "200 web") {
+				t.Errorf("friend (selected by the policy) got %q from %s", out, url)
+			}
+		}
+		if err := cs.NetworkingV1().NetworkPolicies(ns).Delete(ctx, np.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		kubetest.Eventually(t, time.Minute, "client reaches web again without the policy", func(ctx context.Context) (bool, error) {
+			out, err := execInErr(ns, "client", "get", podURL)
+			return err == nil && strings.Contains(out, "200 web"), nil
+		})
 	})
 	t.Run("nothing outside the cluster answers a pod, and fast", func(t *testing.T) {
 		for _, c := range [][]string{{"resolve", "example.com"}, {"resolve", "elering.ee"}, {"dial", "8.8.8.8:53"}, {"dial", "1.1.1.1:443"}} {
