@@ -102,7 +102,7 @@ func layerFiles(t *testing.T, img v1.Image) []tarFile {
 	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
@@ -168,7 +168,7 @@ func TestImageConfig(t *testing.T) {
 	if cf.OS != "linux" || cf.Architecture != "amd64" || cf.Variant != "" {
 		t.Errorf("platform %s/%s/%s, want linux/amd64", cf.OS, cf.Architecture, cf.Variant)
 	}
-	if !cf.Created.Time.Equal(epoch) {
+	if !cf.Created.Equal(epoch) {
 		t.Errorf("created %v, want the epoch", cf.Created)
 	}
 	c := cf.Config

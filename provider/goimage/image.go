@@ -183,7 +183,7 @@ func (*Image) Update(ctx context.Context, req infer.UpdateRequest[ImageArgs, Ima
 // not, the resource is reported gone (empty ID): refresh drops it from the
 // state and the next `up` pushes it again.
 func (*Image) Read(ctx context.Context, req infer.ReadRequest[ImageArgs, ImageState]) (infer.ReadResponse[ImageArgs, ImageState], error) {
-	resp := infer.ReadResponse[ImageArgs, ImageState]{ID: req.ID, Inputs: req.Inputs, State: req.State}
+	resp := infer.ReadResponse[ImageArgs, ImageState](req)
 	if req.State.Ref == "" {
 		return resp, nil
 	}
