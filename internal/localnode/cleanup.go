@@ -102,18 +102,11 @@ func (h Host) cgroupDirs(root string) []string {
 func (h Host) cgroupPids(root string) (map[int]bool, error) {
 	pids := map[int]bool{}
 	for _, d := range h.cgroupDirs(root) {
-		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || e.Name() != "cgroup.procs" {
-				return nil
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return nil
-			}
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-					pids[pid] = true
-				}
+		// A cgroup can vanish while it is walked: what cannot be read is
+		// skipped, the caller looks again.
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, walkErr error) error {
+			if walkErr == nil && !e.IsDir() && e.Name() == "cgroup.procs" {
+				addPids(pids, p)
 			}
 			return nil
 		})
@@ -122,6 +115,16 @@ func (h Host) cgroupPids(root string) (map[int]bool, error) {
 		}
 	}
 	return pids, nil
+}
+
+// addPids adds the pids listed in a cgroup.procs file, if it can be read.
+func addPids(pids map[int]bool, procs string) {
+	data, _ := os.ReadFile(procs)
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			pids[pid] = true
+		}
+	}
 }
 
 // killCgroupTree SIGKILLs every process in the cgroups below root and waits

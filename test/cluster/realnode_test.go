@@ -145,7 +145,7 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 		defer resp.Body.Close()
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(resp.Body)
-		if resp.StatusCode != 200 || strings.TrimSpace(b.String()) != "web" {
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(b.String()) != "web" {
 			t.Errorf("GET %s: %d %q", url, resp.StatusCode, b.String())
 		}
 	})
