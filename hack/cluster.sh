@@ -67,6 +67,7 @@ start() { # NAME CMD...: start a component in the namespace unless it runs
 	rm -f "$STATE/$name.pid"
 	# A session of its own, so a Ctrl-C of the caller does not reach it; the
 	# process records its own pid just before it becomes the component.
+	# shellcheck disable=SC2016 # $$ and $@ are the inner bash's
 	"${LAUNCH:-in_netns}" setsid --fork bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" \
 		>"$STATE/logs/$name.log" 2>&1 </dev/null
 	for _ in $(seq 1 50); do [ -s "$STATE/$name.pid" ] && break; sleep 0.1; done
