@@ -144,6 +144,9 @@ func traefikArgs(args *TraefikArgs) []string {
 	a := []string{
 		fmt.Sprintf("--entryPoints.web.address=:%d", traefikWebPort),
 		fmt.Sprintf("--entryPoints.websecure.address=:%d", traefikWebSecurePort),
+		// HTTPS only on websecure, as ingress-nginx's 443 (with Traefik's
+		// default certificate where an Ingress names none).
+		"--entryPoints.websecure.http.tls=true",
 		fmt.Sprintf("--entryPoints.traefik.address=:%d", traefikAdminPort),
 		"--ping=true",
 		"--ping.entryPoint=traefik",

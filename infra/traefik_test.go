@@ -289,13 +289,14 @@ func TestTraefikDeployment(t *testing.T) {
 		"--providers.kubernetesIngressNGINX.ingressClass":         "nginx",
 		"--providers.kubernetesIngressNGINX.controllerClass":      "k8s.io/ingress-nginx",
 		"--providers.kubernetesIngressNGINX.publishStatusAddress": "192.0.2.10",
-		"--ping":                          "true",
-		"--ping.entryPoint":               "traefik",
-		"--entryPoints.web.address":       ":8000",
-		"--entryPoints.websecure.address": ":8443",
-		"--entryPoints.traefik.address":   ":8080",
-		"--global.checkNewVersion":        "false",
-		"--global.sendAnonymousUsage":     "false",
+		"--ping":                           "true",
+		"--ping.entryPoint":                "traefik",
+		"--entryPoints.web.address":        ":8000",
+		"--entryPoints.websecure.address":  ":8443",
+		"--entryPoints.websecure.http.tls": "true",
+		"--entryPoints.traefik.address":    ":8080",
+		"--global.checkNewVersion":         "false",
+		"--global.sendAnonymousUsage":      "false",
 	}
 	for k, v := range want {
 		if args[k] != v {
