@@ -219,7 +219,7 @@ func replicasOwners(t *testing.T, cs *kubernetes.Clientset) map[string]bool {
 	}
 	owners := map[string]bool{}
 	for _, mf := range d.ManagedFields {
-		if mf.FieldsV1 == nil || !strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`) {
+		if mf.FieldsV1 == nil || !strings.Contains(mf.FieldsV1.GetRawString(), `"f:replicas"`) {
 			continue
 		}
 		switch {
