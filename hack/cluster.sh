@@ -139,6 +139,7 @@ node_certs() {
 	[ -f "$pki/kube-proxy.crt" ] || issue kube-proxy /CN=system:kube-proxy
 	[ -f "$pki/apiserver-kubelet-client.crt" ] || issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 	[ -f "$pki/kube-router.crt" ] || issue kube-router /CN=lab5:kube-router
+	[ -f "$pki/local-path-provisioner.crt" ] || issue local-path-provisioner /CN=lab5:local-path-provisioner
 }
 
 kubeconfig() {
@@ -256,10 +257,10 @@ lab5_node() {
 
 node_check() {
 	local b missing=()
-	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy kube-router; do
+	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy kube-router local-path-provisioner; do
 		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
 	done
-	for b in runc nft conntrack iptables ipset nsenter /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap; do
+	for b in runc nft conntrack iptables ipset nsenter /bin/busybox /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap; do
 		command -v "$b" >/dev/null || missing+=("$b")
 	done
 	[ ${#missing[@]} = 0 ] || die "missing for the real node: ${missing[*]}; run make tools (it installs them from Debian)"
@@ -289,10 +290,10 @@ node_up() {
 	local t0=$SECONDS images port
 	running registry || die "the local registry is not running: the node pulls its images from it"
 	# Built from source and pushed to the local registry (inside the
-	# namespace), pinned by digest: PAUSE_IMAGE, COREDNS_IMAGE.
+	# namespace), pinned by digest: PAUSE_IMAGE, COREDNS_IMAGE, BUSYBOX_IMAGE.
 	images=$(in_netns "$BIN/lab5-node" images -state "$STATE" -root "$ROOT") || die "building the node's images failed"
 	eval "$images"
-	lab5_node setup -state "$STATE" -pause-image "$PAUSE_IMAGE"
+	lab5_node setup -state "$STATE" -pause-image "$PAUSE_IMAGE" -busybox-image "$BUSYBOX_IMAGE"
 	LAUNCH=in_netns_host_mounts start containerd containerd --config "$CONTAINERD_CONFIG"
 	wait_for containerd 30 test -S "$CONTAINERD_SOCKET"
 	LAUNCH=in_netns_host_mounts start kubelet kubelet --config "$KUBELET_CONFIG" --kubeconfig "$KUBELET_KUBECONFIG" \
@@ -300,7 +301,7 @@ node_up() {
 	LAUNCH=in_netns_host_mounts start kube-proxy kube-proxy --config "$KUBEPROXY_CONFIG"
 	wait_for "node $NODE_NAME Ready" 120 kctl wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
 	log "node $NODE_NAME Ready $((SECONDS - t0))s after its images were asked for"
-	lab5_node dns -state "$STATE" -image "$COREDNS_IMAGE" | kctl apply -f - >/dev/null
+	lab5_node addons -state "$STATE" -image "$COREDNS_IMAGE" | kctl apply -f - >/dev/null
 	wait_for "cluster DNS (kube-system/kube-dns)" 120 kctl -n kube-system rollout status deployment/coredns --timeout=1s
 	# NetworkPolicies are enforced by kube-router's firewall controller
 	# alone (a local test harness part, never deployed by the stack); the
@@ -310,6 +311,12 @@ node_up() {
 		--hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244
 	wait_for "NetworkPolicy engine (kube-router)" 60 in_netns curl -sf http://127.0.0.1:20244/healthz
 	kctl label --overwrite node "$NODE_NAME" lab5.io/network-policy-engine=kube-router >/dev/null
+	# PersistentVolumeClaims of the default class "local-path" get a folder
+	# under the state folder, as in kind.
+	LAUNCH=in_netns_host_mounts start local-path-provisioner local-path-provisioner start \
+		--kubeconfig "$PROVISIONER_KUBECONFIG" --config "$PROVISIONER_CONFIG" --helper-pod-file "$PROVISIONER_HELPER_POD" \
+		--namespace local-path-storage --service-account-name local-path-provisioner-helper \
+		--helper-image "$BUSYBOX_IMAGE" --provisioner-name rancher.io/local-path
 	# The host reaches these NodePorts on its loopback only: a process on
 	# the host relays each connection into the namespace.
 	for port in $NODE_HOST_PORTS; do
@@ -425,7 +432,7 @@ down() {
 	local stopped=0 f forwards=()
 	for f in "$STATE"/forward-*.pid; do [ ! -e "$f" ] || forwards+=("$(basename "$f" .pid)"); done
 	# The node before the control plane, which it reports to.
-	stop "${forwards[@]}" kube-router kube-proxy kubelet containerd kwok
+	stop "${forwards[@]}" local-path-provisioner kube-router kube-proxy kubelet containerd kwok
 	stop kube-scheduler kube-controller-manager
 	stop kube-apiserver
 	stop etcd registry
@@ -444,7 +451,7 @@ down() {
 
 status() {
 	local name rc=0 nodes=kwok
-	[ "$(cat "$STATE/node-mode" 2>/dev/null)" != real ] || nodes="containerd kubelet kube-proxy kube-router"
+	[ "$(cat "$STATE/node-mode" 2>/dev/null)" != real ] || nodes="containerd kubelet kube-proxy kube-router local-path-provisioner"
 	for name in etcd registry kube-apiserver kube-controller-manager kube-scheduler $nodes; do
 		if running "$name"; then echo "$name: running (pid $(cat "$STATE/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
 	done

@@ -194,6 +194,13 @@ build_coredns() {
 	gobuild coredns "$1/coredns" . -tags timetzdata -ldflags "-s -w"
 }
 
+# PersistentVolumes on the real node: Rancher's local-path-provisioner (as
+# kind has), run as a host process; data under the cluster's state folder.
+build_local_path_provisioner() {
+	gobuild local-path-provisioner "$1/local-path-provisioner" github.com/rancher/local-path-provisioner \
+		-ldflags "-s -w -X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION"
+}
+
 # NetworkPolicy enforcement on the real node: kube-router run with its
 # firewall controller only (a local test harness part, never deployed by the
 # stack).
@@ -211,7 +218,8 @@ node_packages() {
 		"nftables:nft:kube-proxy's nftables mode" \
 		"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows" \
 		"ipset:ipset:kube-router's NetworkPolicy rules" \
-		"iptables:iptables:kube-router's NetworkPolicy rules"; do
+		"iptables:iptables:kube-router's NetworkPolicy rules" \
+		"busybox-static:/bin/busybox:the shell of the volume provisioner's helper pods"; do
 		IFS=: read -r pkg cmd why <<<"$entry"
 		command -v "$cmd" >/dev/null && continue
 		log "needs Debian package $pkg: $why"
@@ -224,7 +232,7 @@ node_packages() {
 		die "apt-get install ${missing[*]} failed; run it by hand to see why"
 }
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns kube-router}
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns kube-router local-path-provisioner}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
@@ -243,6 +251,7 @@ for t in $want_tools; do
 	kubelet) ensure kubelet "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kubelet kubelet kube-proxy ;;
 	coredns) ensure coredns "$COREDNS_VERSION" "$COREDNS_VERSION" build_coredns coredns ;;
 	kube-router) ensure kube-router "$KUBE_ROUTER_VERSION" "$KUBE_ROUTER_VERSION" build_kube_router kube-router ;;
+	local-path-provisioner) ensure local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION" build_local_path_provisioner local-path-provisioner ;;
 	*) die "unknown tool $t" ;;
 	esac
 done

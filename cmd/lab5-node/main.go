@@ -3,8 +3,9 @@
 //
 //	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
 //	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
-//	lab5-node setup   -state DIR -pause-image REF   write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
-//	lab5-node dns     -state DIR -image REF         print the cluster DNS add-on and the NetworkPolicy engine's RBAC (kubectl apply -f -)
+//	lab5-node setup   -state DIR -pause-image REF -busybox-image REF
+//	                                                 write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
+//	lab5-node addons  -state DIR -image REF         print the cluster DNS add-on (CoreDNS image REF), the NetworkPolicy engine's RBAC and the volume provisioner's objects (kubectl apply -f -)
 //	lab5-node cleanup -state DIR                    undo what the stopped node left on the host
 //	lab5-node forward -state DIR -netns PATH -listen ADDR -to ADDR
 //	                                                 forward the host's ADDR (loopback) to ADDR inside the namespace
@@ -31,14 +32,15 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: lab5-node env|images|setup|dns|cleanup|forward -state DIR [flags]")
+		return fmt.Errorf("usage: lab5-node env|images|setup|addons|cleanup|forward -state DIR [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
 	state := fs.String("state", "", "the cluster's state folder")
 	root := fs.String("root", ".", "the repository (images)")
 	pause := fs.String("pause-image", "", "the pod sandbox image (setup)")
-	image := fs.String("image", "", "the CoreDNS image (dns)")
+	busybox := fs.String("busybox-image", "", "the volume helper pods' image (setup)")
+	image := fs.String("image", "", "the CoreDNS image (addons)")
 	netns := fs.String("netns", "", "the cluster's network namespace, e.g. /run/netns/NAME (forward)")
 	listen := fs.String("listen", "", "where to listen, in this process's namespace (forward)")
 	to := fs.String("to", "", "where to connect, inside -netns (forward)")
@@ -54,6 +56,7 @@ func run(args []string) error {
 	}
 	n := localnode.New(abs)
 	n.PauseImage = *pause
+	n.BusyboxImage = *busybox
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -66,7 +69,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("PAUSE_IMAGE=%s\nCOREDNS_IMAGE=%s\n", imgs.Pause, imgs.CoreDNS)
+		fmt.Printf("PAUSE_IMAGE=%s\nCOREDNS_IMAGE=%s\nBUSYBOX_IMAGE=%s\n", imgs.Pause, imgs.CoreDNS, imgs.Busybox)
 	case "setup":
 		if err := n.Write(); err != nil {
 			return err
@@ -75,9 +78,9 @@ func run(args []string) error {
 			return err
 		}
 		return n.PrepareCgroups(localnode.RealHost)
-	case "dns":
+	case "addons":
 		if *image == "" {
-			return fmt.Errorf("dns: -image is required")
+			return fmt.Errorf("addons: -image is required")
 		}
 		y, err := n.DNSAddon(*image)
 		if err != nil {
@@ -87,7 +90,11 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(append(y, rbac...))
+		storage, err := n.StorageAddon()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(append(y, rbac...), storage...))
 		return err
 	case "cleanup":
 		return n.Cleanup(localnode.RealHost, func(format string, a ...any) {

@@ -12,10 +12,13 @@ import (
 type Images struct {
 	Pause   string
 	CoreDNS string
+	// Busybox runs the volume provisioner's helper pods.
+	Busybox string
 }
 
 // BuildImages builds the pause and CoreDNS images from the project's
-// sources (root is the repository) and pushes them to the local registry as
+// sources (root is the repository), the helper pods' busybox image from the
+// host's static busybox, and pushes them to the local registry as
 // <Registry>/lab5-node/<name>. Both builds are reproducible, so an unchanged
 // source gives the same digest and the push uploads nothing new.
 func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, error) {
@@ -42,5 +45,18 @@ func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, 
 		}
 		*s.out = ref.String()
 	}
+	bb, err := BusyboxImage(n.Busybox)
+	if err != nil {
+		return Images{}, err
+	}
+	d, err := bb.Digest()
+	if err != nil {
+		return Images{}, err
+	}
+	ref, err := goimage.Push(ctx, n.Registry+"/lab5-node/busybox", &goimage.Image{Digest: d, Artifact: bb}, goimage.Auth{})
+	if err != nil {
+		return Images{}, fmt.Errorf("image busybox: %w", err)
+	}
+	imgs.Busybox = ref.String()
 	return imgs, nil
 }

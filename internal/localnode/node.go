@@ -50,11 +50,14 @@ type Node struct {
 	// PauseImage is the sandbox image containerd pins (never pulled again,
 	// never garbage-collected).
 	PauseImage string
+	// BusyboxImage runs the volume provisioner's helper pods.
+	BusyboxImage string
 	// PKI is the folder of the cluster's certificates (hack/cluster.sh).
 	PKI string
-	// Runc and CNIBin are the Debian packages' paths.
-	Runc   string
-	CNIBin string
+	// Runc, CNIBin and Busybox are the Debian packages' paths.
+	Runc    string
+	CNIBin  string
+	Busybox string
 }
 
 // New is the node of the cluster whose state folder is state, with the
@@ -78,6 +81,7 @@ func New(state string) *Node {
 		PKI:              filepath.Join(state, "pki"),
 		Runc:             "/usr/sbin/runc",
 		CNIBin:           "/usr/lib/cni",
+		Busybox:          "/bin/busybox",
 	}
 }
 
@@ -122,8 +126,13 @@ func (n *Node) KubeProxyKubeconfig() string {
 func (n *Node) KubeRouterKubeconfig() string {
 	return n.Dir("kube-router.kubeconfig")
 }
-func (n *Node) PodLogs() string    { return n.Dir("pod-logs") }
-func (n *Node) ResolvConf() string { return n.Dir("resolv.conf") }
+func (n *Node) ProvisionerKubeconfig() string {
+	return n.Dir("local-path-provisioner.kubeconfig")
+}
+func (n *Node) ProvisionerConfigFile() string { return n.Dir("local-path", "config.json") }
+func (n *Node) HelperPodFile() string         { return n.Dir("local-path", "helperPod.yaml") }
+func (n *Node) PodLogs() string               { return n.Dir("pod-logs") }
+func (n *Node) ResolvConf() string            { return n.Dir("resolv.conf") }
 
 // Validate checks that the addresses fit together.
 func (n *Node) Validate() error {
@@ -148,6 +157,9 @@ func (n *Node) Validate() error {
 	if n.PauseImage == "" {
 		errs = append(errs, "no pause image")
 	}
+	if n.BusyboxImage == "" {
+		errs = append(errs, "no busybox image")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("node %s: %s", n.Name, strings.Join(errs, "; "))
 	}
@@ -157,24 +169,27 @@ func (n *Node) Validate() error {
 // Env is what hack/cluster.sh needs to know, as shell assignments.
 func (n *Node) Env() string {
 	vars := map[string]string{
-		"NODE_NAME":             n.Name,
-		"NODE_IP":               n.IP.String(),
-		"NODE_PREFIX":           fmt.Sprintf("%s/%d", n.IP, n.NodeNet.Bits()),
-		"NODE_BRIDGE":           n.Bridge,
-		"NODE_DIR":              n.Dir(),
-		"POD_CIDR":              n.PodCIDR.String(),
-		"CLUSTER_CIDR":          n.ClusterCIDR.String(),
-		"SERVICE_CIDR":          n.ServiceCIDR.String(),
-		"CLUSTER_DNS":           n.DNS.String(),
-		"CONTAINERD_CONFIG":     n.ContainerdConfig(),
-		"CONTAINERD_SOCKET":     n.ContainerdSocket(),
-		"KUBELET_ROOT":          n.KubeletRoot(),
-		"KUBELET_CONFIG":        n.KubeletConfig(),
-		"KUBELET_KUBECONFIG":    n.KubeletKubeconfig(),
-		"KUBEPROXY_CONFIG":      n.KubeProxyConfig(),
-		"KUBEPROXY_KUBECONFIG":  n.KubeProxyKubeconfig(),
-		"KUBEROUTER_KUBECONFIG": n.KubeRouterKubeconfig(),
-		"CGROUP_ROOT":           n.CgroupRoot(),
+		"NODE_NAME":              n.Name,
+		"NODE_IP":                n.IP.String(),
+		"NODE_PREFIX":            fmt.Sprintf("%s/%d", n.IP, n.NodeNet.Bits()),
+		"NODE_BRIDGE":            n.Bridge,
+		"NODE_DIR":               n.Dir(),
+		"POD_CIDR":               n.PodCIDR.String(),
+		"CLUSTER_CIDR":           n.ClusterCIDR.String(),
+		"SERVICE_CIDR":           n.ServiceCIDR.String(),
+		"CLUSTER_DNS":            n.DNS.String(),
+		"CONTAINERD_CONFIG":      n.ContainerdConfig(),
+		"CONTAINERD_SOCKET":      n.ContainerdSocket(),
+		"KUBELET_ROOT":           n.KubeletRoot(),
+		"KUBELET_CONFIG":         n.KubeletConfig(),
+		"KUBELET_KUBECONFIG":     n.KubeletKubeconfig(),
+		"KUBEPROXY_CONFIG":       n.KubeProxyConfig(),
+		"KUBEPROXY_KUBECONFIG":   n.KubeProxyKubeconfig(),
+		"KUBEROUTER_KUBECONFIG":  n.KubeRouterKubeconfig(),
+		"PROVISIONER_KUBECONFIG": n.ProvisionerKubeconfig(),
+		"PROVISIONER_CONFIG":     n.ProvisionerConfigFile(),
+		"PROVISIONER_HELPER_POD": n.HelperPodFile(),
+		"CGROUP_ROOT":            n.CgroupRoot(),
 	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {

@@ -36,6 +36,10 @@ func (n *Node) Files() ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	provisioner, err := n.ProvisionerConfig()
+	if err != nil {
+		return nil, err
+	}
 	files := []File{
 		{n.ContainerdConfig(), []byte(n.ContainerdConfigTOML()), 0o644},
 		{n.KubeletConfig(), kubelet, 0o644},
@@ -47,6 +51,9 @@ func (n *Node) Files() ([]File, error) {
 		{n.KubeletKubeconfig(), []byte(n.kubeconfig("system:node:"+n.Name, "kubelet")), 0o600},
 		{n.KubeProxyKubeconfig(), []byte(n.kubeconfig("system:kube-proxy", "kube-proxy")), 0o600},
 		{n.KubeRouterKubeconfig(), []byte(n.kubeconfig(KubeRouterUser, "kube-router")), 0o600},
+		{n.ProvisionerKubeconfig(), []byte(n.kubeconfig(ProvisionerUser, "local-path-provisioner")), 0o600},
+		{n.ProvisionerConfigFile(), provisioner, 0o644},
+		{n.HelperPodFile(), n.HelperPod(), 0o644},
 	}
 	for _, host := range n.registryNames() {
 		files = append(files, File{filepath.Join(n.RegistryHosts(), host, "hosts.toml"), []byte(n.HostsTOML(host)), 0o644})
@@ -61,7 +68,7 @@ func (n *Node) Write() error {
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{n.ContainerdRoot(), n.ContainerdState(), n.RuncRoot(), n.IPAMDir(), n.KubeletRoot(), n.PodLogs(), n.Dir("image-verifier"), n.Dir("volume-plugins"), n.Dir("opt")} {
+	for _, d := range []string{n.ContainerdRoot(), n.ContainerdState(), n.RuncRoot(), n.IPAMDir(), n.KubeletRoot(), n.PodLogs(), n.Dir("image-verifier"), n.Dir("volume-plugins"), n.Dir("opt"), n.VolumeDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func testNode(t *testing.T) *Node {
 	t.Helper()
 	n := New(filepath.Join(t.TempDir(), "cluster"))
 	n.PauseImage = testPause
+	n.BusyboxImage = "localhost:5000/lab5-node/busybox@sha256:abc"
 	return n
 }
 

@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -217,6 +218,69 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 			t.Logf("%v failed in %s: %s", c, took.Round(time.Millisecond), strings.TrimSpace(out))
 		}
 	})
+}
+
+// A PersistentVolumeClaim of the default class is provisioned on the real
+// node, and what a pod wrote there is still there for the next pod.
+func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
+	cs := kubetest.Client(t)
+	node := realNode(t, cs)
+	if node == nil {
+		t.Skip("no real node: start the control plane with hack/cluster.sh up --real-node")
+	}
+	ctx := context.Background()
+	image := netcheckImage(t)
+	ns := testNamespace(t, cs, "volume")
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string) {
+		t.Helper()
+		p := netcheckPod(name, image, map[string]string{"app": "store"}, "serve")
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"},
+		}}}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		kubetest.Eventually(t, 2*time.Minute, "pod "+name+" Running with its volume", func(ctx context.Context) (bool, error) {
+			p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning, err
+		})
+	}
+	start := time.Now()
+	run("first")
+	pvc, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claim %s bound to %s (class %s) in %s", pvc.Name, pvc.Spec.VolumeName, ptrString(pvc.Spec.StorageClassName), time.Since(start).Round(time.Millisecond))
+	execIn(t, ns, "first", "write", "/data/note", "written by the first pod")
+	if err := cs.CoreV1().Pods(ns).Delete(ctx, "first", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.Eventually(t, time.Minute, "pod first gone", func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().Pods(ns).Get(ctx, "first", metav1.GetOptions{})
+		return err != nil, nil
+	})
+	run("second")
+	if out := execIn(t, ns, "second", "read", "/data/note"); strings.TrimSpace(out) != "written by the first pod" {
+		t.Errorf("second pod reads %q", out)
+	}
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return "<default>"
+	}
+	return *s
 }
 
 // netcheckImage builds test/cluster/netcheck into an image and pushes it to

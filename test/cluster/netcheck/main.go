@@ -4,7 +4,7 @@
 // fast instead of hanging the test.
 //
 //	netcheck serve [-addr :8080] [-ready-after 3s]
-//	netcheck get URL | resolve NAME | dial HOST:PORT
+//	netcheck get URL | resolve NAME | dial HOST:PORT | write FILE TEXT | read FILE
 package main
 
 import (
@@ -57,6 +57,19 @@ func main() {
 		}
 		c.Close()
 		fmt.Println("connected")
+	case "write":
+		if len(os.Args) < 4 {
+			fatal("write: FILE TEXT")
+		}
+		if err := os.WriteFile(os.Args[2], []byte(os.Args[3]), 0o644); err != nil {
+			fatal(err.Error())
+		}
+	case "read":
+		data, err := os.ReadFile(arg())
+		if err != nil {
+			fatal(err.Error())
+		}
+		fmt.Println(string(data))
 	default:
 		fatal("unknown command " + os.Args[1])
 	}
