@@ -30,7 +30,7 @@ func loadConfig(t *testing.T, config map[string]string) (*Config, error) {
 		return nil
 	}, pulumi.WithMocks("lab5", "dev", newMocks()), withConfig(config, []string{"lab5:minioRootPassword"}))
 	if err == nil {
-		waitTimeout(&wg)
+		err = waitTimeout(&wg)
 	}
 	if err == nil && password != config["lab5:minioRootPassword"] {
 		t.Errorf("MinioRootPassword resolves to %q, want the configured value", password)

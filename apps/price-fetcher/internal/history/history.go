@@ -61,11 +61,11 @@ func (e *StatusError) Error() string {
 func (c *Client) Post(ctx context.Context, day string, records []prices.Record) (int, int, error) {
 	u, err := URL(c.BaseURL, day)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", ErrRejected, err)
+		return 0, 0, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	body, err := json.Marshal(records)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: encode: %v", ErrRejected, err)
+		return 0, 0, fmt.Errorf("%w: encode: %w", ErrRejected, err)
 	}
 	status := 0
 	attempts, err := c.Retry.Do(ctx, func(ctx context.Context) error {
