@@ -12,10 +12,10 @@ import (
 	"testing"
 )
 
-// program is a stand-in Pulumi program: it reports its version, working
-// directory and arguments, and exits with the status given as first
-// argument.
-const program = `package main
+// fakeProgram is a stand-in Pulumi program: it reports its version,
+// working directory and arguments, and exits with the status given as
+// first argument.
+const fakeProgram = `package main
 
 import (
 	"fmt"
@@ -33,19 +33,21 @@ func main() {
 }
 `
 
-// newProject writes a project (Pulumi.yaml, go.mod, main.go at version)
-// into a fresh directory and returns it.
+// newProject writes a project (Pulumi.yaml, go.mod, the program at
+// version in cmd/lab5) into a fresh directory and returns it.
 func newProject(t *testing.T, version string) string {
 	t.Helper()
 	root := t.TempDir()
-	write(t, filepath.Join(root, "Pulumi.yaml"), "name: p\nruntime: go\nmain: cmd/launcher\n")
+	write(t, filepath.Join(root, "Pulumi.yaml"), "name: p\nruntime: go\n")
 	write(t, filepath.Join(root, "go.mod"), "module example.com/p\n\ngo 1.26\n")
-	write(t, filepath.Join(root, "main.go"), strings.Replace(program, "VERSION", version, 1))
-	if err := os.MkdirAll(filepath.Join(root, "cmd", "launcher"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "cmd", "lab5"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	write(t, programFile(root), strings.Replace(fakeProgram, "VERSION", version, 1))
 	return root
 }
+
+func programFile(root string) string { return filepath.Join(root, "cmd", "lab5", "main.go") }
 
 func write(t *testing.T, path, content string) {
 	t.Helper()
@@ -78,7 +80,7 @@ func TestBuildNeverReturnsAStaleBinary(t *testing.T) {
 	root := newProject(t, "v1")
 	out := filepath.Join(root, ".build", "lab5")
 
-	f, err := build(root, out)
+	f, err := build(root, program, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,16 +89,16 @@ func TestBuildNeverReturnsAStaleBinary(t *testing.T) {
 		t.Fatalf("first build runs %q, want version v1", got)
 	}
 
-	src := filepath.Join(root, "main.go")
+	src := programFile(root)
 	st, err := os.Stat(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, src, strings.Replace(program, "VERSION", "v2", 1))
+	write(t, src, strings.Replace(fakeProgram, "VERSION", "v2", 1))
 	if err := os.Chtimes(src, st.ModTime(), st.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	f, err = build(root, out)
+	f, err = build(root, program, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestBuildKeepsAnUpToDateBinary(t *testing.T) {
 	offline(t)
 	root := newProject(t, "v1")
 	out := filepath.Join(root, ".build", "lab5")
-	f, err := build(root, out)
+	f, err := build(root, program, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestBuildKeepsAnUpToDateBinary(t *testing.T) {
 	if err := os.Link(out, out+".before"); err != nil {
 		t.Fatal(err)
 	}
-	f, err = build(root, out)
+	f, err = build(root, program, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +142,10 @@ func TestBuildKeepsAnUpToDateBinary(t *testing.T) {
 	}
 }
 
-// The launcher as the language host runs it: from the program directory
-// (cmd/launcher) of a fresh checkout with nothing built yet, several at
-// once. Each runs the real program from the project root with the
-// launcher's arguments and passes its exit status through.
+// The launcher as the language host runs it: from a fresh checkout with
+// nothing built yet, several at once, started in a subdirectory (it finds
+// the root by Pulumi.yaml). Each runs the real program from the project
+// root with the launcher's arguments and passes its exit status through.
 func TestLauncherExecsTheProgram(t *testing.T) {
 	offline(t)
 	launcher := filepath.Join(t.TempDir(), "launcher")
@@ -156,7 +158,7 @@ func TestLauncherExecsTheProgram(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() {
 			cmd := exec.Command(launcher, "32", "second arg")
-			cmd.Dir = filepath.Join(root, "cmd", "launcher")
+			cmd.Dir = filepath.Join(root, "cmd")
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -180,13 +182,13 @@ func TestLauncherFailsOnBrokenSource(t *testing.T) {
 	offline(t)
 	root := newProject(t, "v1")
 	out := filepath.Join(root, ".build", "lab5")
-	f, err := build(root, out)
+	f, err := build(root, program, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	write(t, filepath.Join(root, "main.go"), "package main\n\nfunc main() { undefined() }\n")
-	if f, err := build(root, out); err == nil {
+	write(t, programFile(root), "package main\n\nfunc main() { undefined() }\n")
+	if f, err := build(root, program, out); err == nil {
 		f.Close()
 		t.Fatal("build of a broken program succeeded")
 	}

@@ -1,0 +1,37 @@
+// Command lab5 is the Pulumi program of lab 5 (Kubernetes networking): it
+// loads the stack configuration, declares the lab's objects (infra.NewLab)
+// and exports the stack outputs.
+package main
+
+import (
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/lab5/k8s-networking/infra"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		cfg, err := infra.LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		lab, err := infra.NewLab(ctx, "lab5", cfg)
+		if err != nil {
+			return err
+		}
+		// historyServerUrl, minioUrl, ingressUrl, ingressHttpNodePort,
+		// namespaces and, with labTestResources, echoserverNodePortUrl.
+		outputs := lab.Outputs()
+		keys := make([]string, 0, len(outputs))
+		for k := range outputs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ctx.Export(k, outputs[k])
+		}
+		return nil
+	})
+}
