@@ -21,7 +21,14 @@ cluster-down: ## stop the local control plane (its state stays in .cluster/)
 up: tools ## deploy stack $(STACK): to KUBECONFIG's cluster if it answers, else to the local control plane
 	@STACK=$(STACK) hack/stack.sh up
 
-preview: tools ## pulumi preview of stack $(STACK)
+# hack/tools.sh takes a second or two even when everything is built, more
+# than preview's whole budget allows: preview runs it only when a pin or a
+# build recipe changed since its last complete run (or .tools is new).
+TOOLS_STAMP := .tools/.complete
+$(TOOLS_STAMP): tools/versions.env hack/tools.sh $(wildcard tools/*/go.mod)
+	@hack/tools.sh && touch $@
+
+preview: $(TOOLS_STAMP) ## pulumi preview --refresh of stack $(STACK)
 	@STACK=$(STACK) hack/stack.sh preview
 
 destroy: tools ## pulumi destroy of stack $(STACK)

@@ -17,9 +17,13 @@ shift
 command -v pulumi >/dev/null || { echo "pulumi not found: run make tools" >&2; exit 1; }
 
 # The Kubernetes provider is built by make tools; register it with this
-# PULUMI_HOME so that no download is ever attempted.
+# PULUMI_HOME so that no download is ever attempted. (The installed plugin's
+# folder is checked first: asking `pulumi plugin ls` costs a CLI start on
+# every command.)
 provider=$LAB5_ROOT/.tools/bin/pulumi-resource-kubernetes
-if [ -x "$provider" ] && ! pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$PULUMI_KUBERNETES_VERSION "; then
+installed=$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes
+if [ -x "$provider" ] && [ ! -x "$installed" ] &&
+	! pulumi plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$PULUMI_KUBERNETES_VERSION "; then
 	pulumi plugin install resource kubernetes "$PULUMI_KUBERNETES_VERSION" --file "$provider" >/dev/null
 fi
 
@@ -28,15 +32,26 @@ if [ -n "${KUBECONFIG:-}" ] && kubectl --request-timeout=5s get --raw /readyz >/
 	run=()
 else
 	[ -z "${KUBECONFIG:-}" ] || echo "KUBECONFIG=$KUBECONFIG does not answer; using the local control plane" >&2
-	"$LAB5_ROOT/hack/cluster.sh" up
 	unset KUBECONFIG
+	# Starting is idempotent but takes seconds even when all runs; a running
+	# control plane whose API server answers needs nothing.
+	if ! { "$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1 &&
+		"$LAB5_ROOT/hack/cluster.sh" exec kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }; then
+		"$LAB5_ROOT/hack/cluster.sh" up
+	fi
 	# Inside the namespace there is no network: fetch modules first, then build offline.
 	go mod download
 	run=("$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod")
 	echo "target: local control plane (kubeconfig .cluster/kubeconfig)" >&2
 fi
 
-"${run[@]}" pulumi stack select --create "$STACK" >/dev/null
+# The stack is created on first use. With the local file backend its state
+# file tells whether it exists, without a CLI start.
+state=${PULUMI_BACKEND_URL#file://}
+project=$(sed -n 's/^name: *//p' Pulumi.yaml)
+if [ "$state" = "$PULUMI_BACKEND_URL" ] || [ ! -f "$state/.pulumi/stacks/$project/$STACK.json" ]; then
+	"${run[@]}" pulumi stack select --create "$STACK" >/dev/null
+fi
 # up and preview refresh first, so that drift (an object changed or deleted
 # with kubectl) is shown by preview and repaired by up: plain pulumi up
 # trusts its state and would leave a deleted object deleted.
