@@ -283,6 +283,9 @@ node_network() {
 		log "node address $NODE_PREFIX on bridge $NODE_BRIDGE (inside $NETNS only)"
 	fi
 	in_netns ip link set "$NODE_BRIDGE" up
+	# ClusterIPs from the namespace's own processes (tests, kubectl, pulumi)
+	# as from a node: kube-proxy's rules apply after a route is found.
+	in_netns ip route replace "$SERVICE_CIDR" dev "$NODE_BRIDGE"
 	in_netns sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.ipv4.ip_forward=1
 }
 
@@ -302,7 +305,8 @@ node_up() {
 	wait_for "node $NODE_NAME Ready" 120 kctl wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
 	log "node $NODE_NAME Ready $((SECONDS - t0))s after its images were asked for"
 	lab5_node addons -state "$STATE" -image "$COREDNS_IMAGE" | kctl apply -f - >/dev/null
-	wait_for "cluster DNS (kube-system/kube-dns)" 120 kctl -n kube-system rollout status deployment/coredns --timeout=1s
+	# Answered through the kube-dns Service, as a pod asks.
+	wait_for "cluster DNS (kube-system/kube-dns)" 120 in_netns "$BIN/lab5-node" resolve -state "$STATE" kubernetes.default.svc.cluster.local
 	# NetworkPolicies are enforced by kube-router's firewall controller
 	# alone (a local test harness part, never deployed by the stack); the
 	# node label tells tests that an engine runs.

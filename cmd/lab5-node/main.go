@@ -7,6 +7,7 @@
 //	                                                 write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
 //	lab5-node addons  -state DIR -image REF         print the cluster DNS add-on (CoreDNS image REF), the NetworkPolicy engine's RBAC and the volume provisioner's objects (kubectl apply -f -)
 //	lab5-node cleanup -state DIR                    undo what the stopped node left on the host
+//	lab5-node resolve -state DIR NAME               look NAME up at the cluster DNS Service (run inside the namespace)
 //	lab5-node forward -state DIR -netns PATH -listen ADDR -to ADDR
 //	                                                 forward the host's ADDR (loopback) to ADDR inside the namespace
 package main
@@ -15,10 +16,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/lab5/k8s-networking/internal/localnode"
 )
@@ -32,7 +37,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: lab5-node env|images|setup|addons|cleanup|forward -state DIR [flags]")
+		return fmt.Errorf("usage: lab5-node env|images|setup|addons|cleanup|resolve|forward -state DIR [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
@@ -100,6 +105,21 @@ func run(args []string) error {
 		return n.Cleanup(localnode.RealHost, func(format string, a ...any) {
 			fmt.Fprintf(os.Stderr, "lab5-node: "+format+"\n", a...)
 		})
+	case "resolve":
+		// The cluster DNS Service answers through kube-proxy: the proof
+		// that DNS works for pods, not only that CoreDNS runs.
+		server := netip.AddrPortFrom(n.DNS, 53).String()
+		r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, server)
+		}}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		addrs, err := r.LookupHost(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Println(strings.Join(addrs, " "))
 	case "forward":
 		if *netns == "" || *listen == "" || *to == "" {
 			return fmt.Errorf("forward: -netns, -listen and -to are required")

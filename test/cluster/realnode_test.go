@@ -123,6 +123,18 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 			t.Errorf("got %q, want web's answer through the Service", out)
 		}
 	})
+	t.Run("the namespace's own processes reach a ClusterIP", func(t *testing.T) {
+		// Tests, kubectl and pulumi run in the namespace, as on a node.
+		c := http.Client{Timeout: 3 * time.Second}
+		resp, err := c.Get("http://" + svc.Spec.ClusterIP + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
 	t.Run("pod resolves Service names through the cluster DNS", func(t *testing.T) {
 		for _, name := range []string{"web", "web." + ns, "web." + ns + ".svc.cluster.local"} {
 			out := execIn(t, ns, "client", "resolve", name)
