@@ -26,15 +26,17 @@ const (
 	// Distributed MinIO (minioReplicas >= 4).
 	//
 	// MinioHeadlessServiceName governs the StatefulSet: it gives each pod
-	// the stable DNS name minio-<i>.minio-hl.<ns>.svc.cluster.local that
-	// the server's endpoint list names. The ClusterIP Service "minio"
-	// stays what clients use.
+	// the stable DNS name <pod>.minio-hl.<ns>.svc.cluster.local that the
+	// server's endpoint list names. The ClusterIP Service "minio" stays
+	// what clients use.
 	MinioHeadlessServiceName = "minio-hl"
-	// MinioDistributedMinReplicas is MinIO's minimum for erasure coding
-	// across servers.
+	// MinioDistributedMinReplicas is the smallest distributed MinIO this
+	// stack declares: MinIO's documented minimum of servers for a
+	// distributed deployment.
 	MinioDistributedMinReplicas = 4
-	// minioStandaloneVolume is the lab's PVC template (PVC data-minio-0).
-	minioStandaloneVolume = "data"
+	// minioVolume is the PVC template of every layout: PVCs
+	// data-<statefulset>-<i>, the lab's data-minio-0.
+	minioVolume = "data"
 	// minioDataPath is where every MinIO pod mounts its volume.
 	minioDataPath = "/data"
 
@@ -120,18 +122,23 @@ func setSizeReason(n, size int) string {
 	return fmt.Sprintf("only splits into sets of %d drives (parity %d)", size, minioDefaultParity(size))
 }
 
-// minioVolumeName is the StatefulSet's PVC template name for a layout.
-// Each layout has volumes of its own (PVCs <template>-minio-<i>): MinIO
-// cannot turn a standalone drive into an erasure-set member, nor resize
-// an erasure set, in place. With separate volumes a change of
-// minioReplicas starts an empty MinIO instead of one that refuses the old
-// drive format, and the previous layout's PVCs (kept: the StatefulSet's
-// retention policy is Retain) still hold its objects.
-func minioVolumeName(replicas int) string {
+// minioStatefulSetName is the StatefulSet of a layout: the lab's "minio"
+// for the standalone server, minio-dist<N> for N servers.
+//
+// Each layout has a StatefulSet, and so volumes (PVCs data-<name>-<i>), of
+// its own: MinIO cannot turn a standalone drive into an erasure-set member,
+// nor change the size of an erasure set, in place. With separate volumes a
+// change of minioReplicas starts an empty MinIO instead of one that
+// refuses the old drive format, and the previous layout's PVCs (kept: the
+// StatefulSet's retention policy is Retain) still hold its objects.
+// Separate names also make the change a create-before-delete replace:
+// the provider's preview of a same-name StatefulSet replacement fails
+// (pulumi-kubernetes issue 3984), its dry run meeting the old object.
+func minioStatefulSetName(replicas int) string {
 	if replicas <= 1 {
-		return minioStandaloneVolume
+		return MinioName
 	}
-	return fmt.Sprintf("data-dist%d", replicas)
+	return fmt.Sprintf("%s-dist%d", MinioName, replicas)
 }
 
 // minioLayoutWarning is logged (on the StatefulSet) whenever the stack
@@ -140,12 +147,13 @@ func minioVolumeName(replicas int) string {
 // warning says what such a change does.
 func minioLayoutWarning(replicas int) string {
 	size := minioErasureSetSize(replicas)
-	return fmt.Sprintf("minioReplicas=%d: distributed MinIO, %d erasure set(s) of %d drives (parity %d, writes survive %d pod(s) down per set), "+
-		"volumes %s-minio-0..%d. Changing minioReplicas to or from this value REPLACES StatefulSet minio: MinIO starts empty on "+
-		"that layout's volumes, and objects stored under the previous layout are NOT copied (they stay in its PVCs); "+
-		"see README, \"Scaling MinIO\", for moving them",
-		replicas, replicas/size, size, minioDefaultParity(size), minioWriteTolerance(size),
-		minioVolumeName(replicas), replicas-1)
+	name := minioStatefulSetName(replicas)
+	return fmt.Sprintf("minioReplicas=%d: distributed MinIO in StatefulSet %s, %d erasure set(s) of %d drives "+
+		"(parity %d, writes survive %d pod(s) down per set), volumes %s-%s-0..%d. Changing minioReplicas to or from "+
+		"this value REPLACES the MinIO StatefulSet: MinIO starts empty on that layout's volumes, and objects stored "+
+		"under the previous layout are NOT copied (they stay in its PVCs); see README, \"Scaling MinIO\", for moving them",
+		replicas, name, replicas/size, size, minioDefaultParity(size), minioWriteTolerance(size),
+		minioVolume, name, replicas-1)
 }
 
 // MinioArgs configures the Minio component.
@@ -285,7 +293,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 		serverArgs = pulumi.StringArray{
 			pulumi.String("server"),
 			pulumi.Sprintf("http://%s-{0...%d}.%s.%s.svc.cluster.local:%d%s",
-				MinioName, replicas-1, governing, args.Namespace, MinioAPIPort, minioDataPath),
+				minioStatefulSetName(replicas), replicas-1, governing, args.Namespace, MinioAPIPort, minioDataPath),
 		}
 		// Ready = this server has joined the cluster AND the cluster has
 		// read quorum: the "minio" Service routes to servers that can
@@ -317,7 +325,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 					secretEnv("MINIO_ROOT_PASSWORD", secretName, MinioSecretPasswordKey),
 				},
 				VolumeMounts: corev1.VolumeMountArray{
-					corev1.VolumeMountArgs{Name: pulumi.String(minioVolumeName(replicas)), MountPath: pulumi.String(minioDataPath)},
+					corev1.VolumeMountArgs{Name: pulumi.String(minioVolume), MountPath: pulumi.String(minioDataPath)},
 				},
 				LivenessProbe:  healthProbe("/minio/health/live", 10),
 				ReadinessProbe: readiness,
@@ -358,15 +366,15 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	}
 	spec.VolumeClaimTemplates = corev1.PersistentVolumeClaimTypeArray{
 		corev1.PersistentVolumeClaimTypeArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(minioVolumeName(replicas)), Labels: labels.all()},
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(minioVolume), Labels: labels.all()},
 			Spec:     pvcSpec,
 		},
 	}
-	// Switching layouts changes serviceName, podManagementPolicy and the
-	// PVC template, which a StatefulSet cannot update: the provider
-	// replaces it, deleting the old one first (it keeps its name).
+	// One logical resource for every layout: switching layouts changes
+	// the StatefulSet's name, so the preview shows a replace, and the
+	// provider creates the new StatefulSet before deleting the old one.
 	sts, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-		Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
+		Metadata: objectMeta(minioStatefulSetName(replicas), args.Namespace, labels.all()),
 		Spec:     spec,
 	}, pulumi.Parent(comp))
 	if err != nil {

@@ -129,7 +129,7 @@ func TestMinioDistributed(t *testing.T) {
 		t.Run(fmt.Sprint(c.replicas), func(t *testing.T) {
 			t.Parallel()
 			r := mustRun(t, with("minioReplicas", fmt.Sprint(c.replicas)))
-			ss := r.get("StatefulSet", "production", "minio")
+			ss := r.get("StatefulSet", "production", fmt.Sprintf("minio-dist%d", c.replicas))
 			podLabels := ss.labels("spec.template.metadata.labels")
 			if ss.num("spec.replicas") != c.replicas || ss.str("spec.podManagementPolicy") != "Parallel" ||
 				ss.str("spec.serviceName") != MinioHeadlessServiceName {
@@ -147,12 +147,12 @@ func TestMinioDistributed(t *testing.T) {
 				t.Errorf("args = %v, want server %s --console-address :9001", args, wantEndpoints)
 			}
 
-			volume := fmt.Sprintf("data-dist%d", c.replicas)
-			if ss.str("spec.volumeClaimTemplates[0].metadata.name") != volume ||
-				dig(c0, "volumeMounts[0].name") != volume || dig(c0, "volumeMounts[0].mountPath") != "/data" ||
+			// One PVC per pod: data-minio-dist<N>-<i>.
+			if ss.str("spec.volumeClaimTemplates[0].metadata.name") != "data" ||
+				dig(c0, "volumeMounts[0].name") != "data" || dig(c0, "volumeMounts[0].mountPath") != "/data" ||
 				len(toSlice(ss.dig("spec.volumeClaimTemplates"))) != 1 {
-				t.Errorf("one volume per pod named %s mounted at /data: templates %v, mounts %v",
-					volume, ss.dig("spec.volumeClaimTemplates"), c0["volumeMounts"])
+				t.Errorf("one volume per pod mounted at /data: templates %v, mounts %v",
+					ss.dig("spec.volumeClaimTemplates"), c0["volumeMounts"])
 			}
 			if dig(c0, "readinessProbe.httpGet.path") != "/minio/health/cluster/read" ||
 				dig(c0, "livenessProbe.httpGet.path") != "/minio/health/live" {
@@ -200,43 +200,39 @@ func TestMinioDistributed(t *testing.T) {
 	}
 }
 
-// TestMinioLayoutChangeIsAReplace: switching layouts changes StatefulSet
-// fields the API server refuses to update (serviceName,
-// podManagementPolicy, volumeClaimTemplates), under the same logical name:
-// the preview shows a replace of StatefulSet minio, and the new layout's
-// volumes are never the old ones.
+// TestMinioLayoutChangeIsAReplace: each layout has its own StatefulSet
+// name (and so its own PVCs, data-<name>-<i>) under one logical name: the
+// preview shows a replace of that resource, created before the old one is
+// deleted, and a new layout never mounts an old layout's volumes.
 func TestMinioLayoutChangeIsAReplace(t *testing.T) {
 	t.Parallel()
 	one := mustRun(t, baseConfig())
 	four := mustRun(t, with("minioReplicas", "4"))
-	a, b := one.get("StatefulSet", "production", "minio"), four.get("StatefulSet", "production", "minio")
+	a, b := one.get("StatefulSet", "production", "minio"), four.get("StatefulSet", "production", "minio-dist4")
 	if a.URNName != b.URNName {
-		t.Errorf("logical names %q and %q: Pulumi would delete one StatefulSet and create another", a.URNName, b.URNName)
-	}
-	for _, path := range []string{"spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates[0].metadata.name"} {
-		if reflect.DeepEqual(a.dig(path), b.dig(path)) {
-			t.Errorf("%s is the same in both layouts (%v)", path, a.dig(path))
-		}
+		t.Errorf("logical names %q and %q: the preview would show an unrelated create and delete", a.URNName, b.URNName)
 	}
 	removed, added := keyDiff(one, four)
 	wantAdded := []string{
 		"NetworkPolicy production/" + MinioPeerEgressName,
 		"PodDisruptionBudget production/minio",
 		"Service production/" + MinioHeadlessServiceName,
+		"StatefulSet production/minio-dist4",
 	}
-	if len(removed) != 0 || !reflect.DeepEqual(added, wantAdded) {
-		t.Errorf("minioReplicas 1 -> 4: removed %v, added %v; want only %v", removed, added, wantAdded)
+	if !reflect.DeepEqual(removed, []string{"StatefulSet production/minio"}) || !reflect.DeepEqual(added, wantAdded) {
+		t.Errorf("minioReplicas 1 -> 4: removed %v, added %v; want StatefulSet minio replaced and %v", removed, added, wantAdded)
 	}
 	seen := map[string]int{}
-	for _, n := range []int{1, 4, 5, 8, 16} {
-		v := minioVolumeName(n)
+	for _, n := range []int{1, 4, 5, 8, 16, 18} {
+		v := minioStatefulSetName(n)
 		if prev, dup := seen[v]; dup {
-			t.Errorf("minioReplicas %d and %d share volume template %q", prev, n, v)
+			t.Errorf("minioReplicas %d and %d share StatefulSet (and PVC) name %q", prev, n, v)
 		}
 		seen[v] = n
 	}
-	if minioVolumeName(1) != "data" {
-		t.Errorf("standalone volume template %q, want the lab's \"data\" (PVC data-minio-0)", minioVolumeName(1))
+	if minioStatefulSetName(1) != "minio" || a.str("spec.volumeClaimTemplates[0].metadata.name") != "data" {
+		t.Errorf("standalone: StatefulSet %q volume %q, want the lab's minio and data (PVC data-minio-0)",
+			minioStatefulSetName(1), a.str("spec.volumeClaimTemplates[0].metadata.name"))
 	}
 }
 
@@ -245,8 +241,8 @@ func TestMinioLayoutChangeIsAReplace(t *testing.T) {
 func TestMinioLayoutWarning(t *testing.T) {
 	t.Parallel()
 	w := minioLayoutWarning(4)
-	for _, want := range []string{"minioReplicas=4", "1 erasure set(s) of 4 drives", "parity 2", "survive 1 pod(s) down",
-		"data-dist4-minio-0..3", "REPLACES StatefulSet minio", "NOT copied", "Scaling MinIO"} {
+	for _, want := range []string{"minioReplicas=4", "StatefulSet minio-dist4", "1 erasure set(s) of 4 drives", "parity 2",
+		"survive 1 pod(s) down", "data-minio-dist4-0..3", "REPLACES the MinIO StatefulSet", "NOT copied", "Scaling MinIO"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warning lacks %q: %s", want, w)
 		}

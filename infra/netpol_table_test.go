@@ -192,19 +192,25 @@ func newNetpolWorld(t *testing.T, config map[string]string) *netpolWorld {
 	// One representative pod per workload: its template's labels and
 	// containers, scheduled (host and pod IP set, as the engine requires).
 	// A StatefulSet of several pods gets a second one, <name>-1, for the
-	// traffic between its members (distributed MinIO).
+	// traffic between its members (distributed MinIO). MinIO's pods are
+	// named "minio" and "minio-1" whatever the layout's StatefulSet is
+	// called, so that the rows hold for every layout.
 	for _, o := range w.r.objects {
 		if !workloadKinds[o.Kind] {
 			continue
 		}
+		name := o.Name
+		if o.Kind == "StatefulSet" && o.labels(podLabelsPath(o.Kind))["app"] == MinioName {
+			name = MinioName
+		}
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-			Name: o.Name, Namespace: o.Namespace, Labels: o.labels(podLabelsPath(o.Kind)),
+			Name: name, Namespace: o.Namespace, Labels: o.labels(podLabelsPath(o.Kind)),
 		}}
 		decodeStrict(t, o.key()+" pod spec", o.dig(podSpecPath(o.Kind)), &pod.Spec)
 		w.addPod(pod)
 		if o.Kind == "StatefulSet" && o.num("spec.replicas") > 1 {
 			peer := pod.DeepCopy()
-			peer.Name = o.Name + "-1"
+			peer.Name = name + "-1"
 			w.addPod(peer)
 		}
 	}

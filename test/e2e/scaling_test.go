@@ -24,8 +24,8 @@ import (
 // four MinIO pods spread over the two fake nodes, their headless Service,
 // disruption budgets the disruption controller agrees with; no changes on
 // preview, also after the HPA took over spec.replicas; back to one MinIO
-// pod and fixed replicas (a replace of StatefulSet minio, visible in the
-// preview); destroy leaves nothing.
+// pod and fixed replicas (a replace of the MinIO StatefulSet, visible in
+// the preview); destroy leaves nothing.
 func TestScalingLifecycle(t *testing.T) {
 	cs := kubetest.Client(t)
 	ctx := context.Background()
@@ -83,8 +83,8 @@ func TestScalingLifecycle(t *testing.T) {
 	// HPA off).
 	set("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
 	out = s.timed("pulumi up (back to 1 MinIO pod)", s.withConfig("up", "--yes")...)
-	if !regexp.MustCompile(`(?m)^.*StatefulSet.*\bminio\b.*replace`).MatchString(out) {
-		t.Errorf("the preview of pulumi up does not show StatefulSet minio replaced:\n%s", out)
+	if !regexp.MustCompile(`(?m)^.*StatefulSet\s+minio\s+replace`).MatchString(out) {
+		t.Errorf("the preview of pulumi up does not show the MinIO StatefulSet replaced:\n%s", out)
 	}
 	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, "minio", metav1.GetOptions{})
 	if err != nil {
@@ -96,6 +96,7 @@ func TestScalingLifecycle(t *testing.T) {
 			*st.Spec.Replicas, st.Spec.ServiceName, st.Spec.PodManagementPolicy, st.Spec.VolumeClaimTemplates[0].Name)
 	}
 	for _, o := range []object{
+		{"StatefulSet", "production", "minio-dist4"},
 		{"Service", "production", "minio-hl"},
 		{"PodDisruptionBudget", "production", "minio"},
 		{"HorizontalPodAutoscaler", "production", "history-server"},
@@ -133,16 +134,16 @@ func TestScalingLifecycle(t *testing.T) {
 func checkDistributedMinio(t *testing.T, cs *kubernetes.Clientset, n int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, "minio", metav1.GetOptions{})
+	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, fmt.Sprintf("minio-dist%d", n), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *st.Spec.Replicas != int32(n) || st.Status.ReadyReplicas != int32(n) || st.Spec.ServiceName != "minio-hl" ||
 		st.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
-		t.Errorf("StatefulSet minio: replicas %d ready %d serviceName %q policy %q", *st.Spec.Replicas,
+		t.Errorf("StatefulSet %s: replicas %d ready %d serviceName %q policy %q", st.Name, *st.Spec.Replicas,
 			st.Status.ReadyReplicas, st.Spec.ServiceName, st.Spec.PodManagementPolicy)
 	}
-	want := fmt.Sprintf("http://minio-{0...%d}.minio-hl.production.svc.cluster.local:9000/data", n-1)
+	want := fmt.Sprintf("http://minio-dist%d-{0...%d}.minio-hl.production.svc.cluster.local:9000/data", n, n-1)
 	if args := st.Spec.Template.Spec.Containers[0].Args; len(args) < 2 || args[1] != want {
 		t.Errorf("minio args %v; want %s", args, want)
 	}
