@@ -18,9 +18,10 @@
 # State: .cluster/ (certificates, etcd data, logs, pid files, kubeconfig).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE=${CLUSTER_STATE:-$ROOT/.cluster}
-BIN=$ROOT/.tools/bin
+# shellcheck source=env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+STATE=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}
+BIN=$LAB5_ROOT/.tools/bin
 # One namespace per state folder, so two clones (or make up and make test)
 # never share a control plane.
 NETNS=${CLUSTER_NETNS:-lab5-$(printf '%s' "$STATE" | sha1sum | cut -c1-8)}
@@ -31,9 +32,6 @@ NODE_MODE=${CLUSTER_NODE:-fake}
 # echoserver is on 30001); empty for none.
 NODE_HOST_PORTS=${NODE_HOST_PORTS-30001}
 export PATH=$BIN:$PATH KUBECACHEDIR=$STATE/kube-cache
-
-log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 in_netns() { ip netns exec "$NETNS" "$@"; }
 # The node's processes need the host's /sys (cgroups): `ip netns exec` gives
@@ -165,7 +163,7 @@ EOF
 }
 
 kwok_stages() {
-	local src=$ROOT/.tools/share/kwok-$(grep '^KWOK_VERSION=' "$ROOT/tools/versions.env" | cut -d= -f2)/stages f
+	local src=$LAB5_ROOT/.tools/share/kwok-$KWOK_VERSION/stages f
 	[ -d "$src" ] || die "kwok stages missing in $src: run make tools"
 	: >"$STATE/kwok-stages.yaml"
 	for f in "$src"/*.yaml; do
@@ -249,7 +247,7 @@ check_mode() {
 # links again when its sources changed).
 lab5_node() {
 	if [ -z "${LAB5_NODE_BUILT:-}" ]; then
-		(cd "$ROOT" && go build -o "$BIN/lab5-node" ./cmd/lab5-node) || die "building cmd/lab5-node failed"
+		(cd "$LAB5_ROOT" && go build -o "$BIN/lab5-node" ./cmd/lab5-node) || die "building cmd/lab5-node failed"
 		LAB5_NODE_BUILT=1
 	fi
 	"$BIN/lab5-node" "$@"
@@ -294,7 +292,7 @@ node_up() {
 	running registry || die "the local registry is not running: the node pulls its images from it"
 	# Built from source and pushed to the local registry (inside the
 	# namespace), pinned by digest: PAUSE_IMAGE, COREDNS_IMAGE, BUSYBOX_IMAGE.
-	images=$(in_netns "$BIN/lab5-node" images -state "$STATE" -root "$ROOT") || die "building the node's images failed"
+	images=$(in_netns "$BIN/lab5-node" images -state "$STATE" -root "$LAB5_ROOT") || die "building the node's images failed"
 	eval "$images"
 	lab5_node setup -state "$STATE" -pause-image "$PAUSE_IMAGE" -busybox-image "$BUSYBOX_IMAGE"
 	LAUNCH=in_netns_host_mounts start containerd containerd --config "$CONTAINERD_CONFIG"

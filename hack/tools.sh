@@ -12,17 +12,12 @@
 #
 # Usage: hack/tools.sh [tool...]   (default: all)
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=../tools/versions.env
-source "$ROOT/tools/versions.env"
+# shellcheck source=env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 CACHE=${LAB5_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lab5-tools}
-BIN=$ROOT/.tools/bin
+BIN=$LAB5_ROOT/.tools/bin
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 mkdir -p "$BIN" "$CACHE"
-
-log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # version_of BIN: the line a binary prints about its own version, or nothing.
 version_of() {
@@ -30,10 +25,12 @@ version_of() {
 	name=$(basename "$bin")
 	case $name in
 	pulumi) "$bin" version 2>/dev/null ;;
+	kube-router) "$bin" --version 2>&1 ;; # prints its version on stderr
 	kube-*) "$bin" --version 2>/dev/null ;;
 	kubectl) "$bin" version --client 2>/dev/null | head -1 ;;
 	etcd) "$bin" --version 2>/dev/null | head -1 ;;
 	kwok) "$bin" --version 2>/dev/null ;;
+	golangci-lint) "$bin" version 2>/dev/null ;;
 	*) cat "$(dirname "$bin")/.$name.version" 2>/dev/null ;;
 	esac
 }
@@ -86,10 +83,28 @@ ensure() {
 	link_into_bin "$dir" "$@"
 }
 
+# debian_packages "PACKAGE:COMMAND:WHY"...: the system packages the project
+# uses as they are. Missing ones are installed when running as root, each
+# with a line saying why; otherwise the one apt-get line is printed.
+debian_packages() {
+	local entry pkg cmd why missing=()
+	for entry in "$@"; do
+		IFS=: read -r pkg cmd why <<<"$entry"
+		command -v "$cmd" >/dev/null && continue
+		log "needs Debian package $pkg: $why"
+		missing+=("$pkg")
+	done
+	[ ${#missing[@]} = 0 ] && return
+	[ "$(id -u)" = 0 ] || die "missing system packages; run: sudo apt-get install -y ${missing[*]}"
+	log "installing ${missing[*]} with apt-get"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed; run it by hand to see why"
+}
+
 gobuild() { # MODULE_DIR OUT PKG [go build flags...]
 	local mod=$1 out=$2 pkg=$3
 	shift 3
-	(cd "$ROOT/tools/$mod" && go build -trimpath "$@" -o "$out" "$pkg")
+	(cd "$LAB5_ROOT/tools/$mod" && go build -trimpath "$@" -o "$out" "$pkg")
 }
 
 build_pulumi() {
@@ -104,11 +119,7 @@ build_language_go() {
 }
 
 build_kubernetes_provider() {
-	local mod=$ROOT/tools/pulumi-resource-kubernetes src
-	if ! command -v jq >/dev/null; then
-		log "installing jq from Debian (needed to prepare the provider schema)"
-		{ [ "$(id -u)" = 0 ] && apt-get install -y -q jq >/dev/null; } || die "jq is needed to prepare the provider schema: apt-get install jq"
-	fi
+	local mod=$LAB5_ROOT/tools/pulumi-resource-kubernetes src
 	src=$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
 	jq -c ".version=\"$PULUMI_KUBERNETES_VERSION\"" "$src/schema.json" >"$mod/schema-embed.json"
 	jq -c . "$src/terraform-mapping.json" >"$mod/terraform-mapping-embed.json"
@@ -123,7 +134,7 @@ build_kube() { # DIR PKG...: Kubernetes binaries with their version stamped in
 		flags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
 		flags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 	done
-	(cd "$ROOT/tools/kube" && go build -trimpath -ldflags "-s -w$flags" -o "$1/" "${@:2}")
+	(cd "$LAB5_ROOT/tools/kube" && go build -trimpath -ldflags "-s -w$flags" -o "$1/" "${@:2}")
 }
 
 build_control_plane() {
@@ -144,13 +155,18 @@ build_kwok() {
 		-ldflags "-s -w"
 	# kwok >= 0.8 ships no built-in stages; take the ones the control plane
 	# needs from the same module so they match the binary.
-	stages=$(cd "$ROOT/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+	stages=$(cd "$LAB5_ROOT/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
 	mkdir -p "$1/share/stages"
 	cp "$stages/node/fast/node-initialize.yaml" "$stages/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
 		"$stages/pod/fast/pod-ready.yaml" "$stages/pod/fast/pod-complete.yaml" "$stages/pod/fast/pod-delete.yaml" \
 		"$stages/volume/fast/pvc-provision.yaml" "$stages/volume/fast/pv-bind.yaml" "$stages/volume/fast/pv-delete.yaml" \
 		"$stages/volume/fast/pvc-delete.yaml" "$1/share/stages/"
 	chmod -R u+w "$1/share"
+}
+
+build_golangci_lint() {
+	gobuild golangci-lint "$1/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint \
+		-ldflags "-s -w -X main.version=${GOLANGCI_LINT_VERSION#v}"
 }
 
 build_minio() {
@@ -169,7 +185,7 @@ build_registry() {
 # sources changed (then it takes seconds), else it returns at once.
 build_goimage_provider() {
 	local start=$SECONDS
-	(cd "$ROOT" && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-resource-goimage" ./cmd/pulumi-resource-goimage) ||
+	(cd "$LAB5_ROOT" && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-resource-goimage" ./cmd/pulumi-resource-goimage) ||
 		die "pulumi-resource-goimage: build failed"
 	log "pulumi-resource-goimage: built from ./cmd/pulumi-resource-goimage ($((SECONDS - start))s)"
 }
@@ -178,7 +194,7 @@ build_goimage_provider() {
 build_containerd() {
 	local ld="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
 	# The shim is built as upstream does: without the gRPC server it never uses.
-	(cd "$ROOT/tools/containerd" &&
+	(cd "$LAB5_ROOT/tools/containerd" &&
 		go build -trimpath -tags no_btrfs -ldflags "$ld" -o "$1/" \
 			github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr &&
 		go build -trimpath -tags no_btrfs,no_grpc -ldflags "$ld" -o "$1/" github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
@@ -209,30 +225,11 @@ build_kube_router() {
 		-ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
 }
 
-# node_packages: the real node's Debian packages. Missing ones are installed
-# when running as root, saying why; otherwise the apt-get line is printed.
-node_packages() {
-	local entry pkg cmd why missing=()
-	for entry in "runc:runc:the real node's OCI runtime" \
-		"containernetworking-plugins:/usr/lib/cni/bridge:the real node's pod network (bridge, host-local, loopback, portmap)" \
-		"nftables:nft:kube-proxy's nftables mode" \
-		"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows" \
-		"ipset:ipset:kube-router's NetworkPolicy rules" \
-		"iptables:iptables:kube-router's NetworkPolicy rules" \
-		"busybox-static:/bin/busybox:the shell of the volume provisioner's helper pods"; do
-		IFS=: read -r pkg cmd why <<<"$entry"
-		command -v "$cmd" >/dev/null && continue
-		log "needs Debian package $pkg: $why"
-		missing+=("$pkg")
-	done
-	[ ${#missing[@]} = 0 ] && return
-	[ "$(id -u)" = 0 ] || die "missing system packages; run: sudo apt-get install -y ${missing[*]}"
-	log "installing ${missing[*]} with apt-get"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null ||
-		die "apt-get install ${missing[*]} failed; run it by hand to see why"
-}
+debian_packages \
+	"jq:jq:prepares the Kubernetes provider's embedded schema" \
+	"shellcheck:shellcheck:lints hack/ and .ci/ in make test"
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes registry goimage-provider node-packages containerd kubelet coredns kube-router local-path-provisioner}
+want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes golangci-lint registry goimage-provider node-packages containerd kubelet coredns kube-router local-path-provisioner}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
@@ -243,10 +240,20 @@ for t in $want_tools; do
 	kubectl) ensure kubectl "$KUBERNETES_VERSION" "Client Version: $KUBERNETES_VERSION" build_kubectl kubectl ;;
 	etcd) ensure etcd "$ETCD_VERSION" "etcd Version: ${ETCD_VERSION#v}" build_etcd etcd ;;
 	kwok) ensure kwok "$KWOK_VERSION" "${KWOK_VERSION#v}" build_kwok kwok ;;
+	golangci-lint) ensure golangci-lint "$GOLANGCI_LINT_VERSION" "has version ${GOLANGCI_LINT_VERSION#v}" build_golangci_lint golangci-lint ;;
 	minio) ensure minio "$MINIO_VERSION" "$MINIO_VERSION" build_minio minio ;;
 	registry) ensure registry "$DISTRIBUTION_VERSION" "$DISTRIBUTION_VERSION" build_registry registry ;;
 	goimage-provider) build_goimage_provider ;;
-	node-packages) node_packages ;;
+	node-packages)
+		debian_packages \
+			"runc:runc:the real node's OCI runtime" \
+			"containernetworking-plugins:/usr/lib/cni/bridge:the real node's pod network (bridge, host-local, loopback, portmap)" \
+			"nftables:nft:kube-proxy's nftables mode" \
+			"conntrack:conntrack:kube-proxy clears stale UDP (DNS) flows" \
+			"ipset:ipset:kube-router's NetworkPolicy rules" \
+			"iptables:iptables:kube-router's NetworkPolicy rules" \
+			"busybox-static:/bin/busybox:the shell of the volume provisioner's helper pods"
+		;;
 	containerd) ensure containerd "$CONTAINERD_VERSION" "$CONTAINERD_VERSION" build_containerd containerd containerd-shim-runc-v2 ctr ;;
 	kubelet) ensure kubelet "$KUBERNETES_VERSION" "Kubernetes $KUBERNETES_VERSION" build_kubelet kubelet kube-proxy ;;
 	coredns) ensure coredns "$COREDNS_VERSION" "$COREDNS_VERSION" build_coredns coredns ;;
