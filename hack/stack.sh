@@ -8,13 +8,12 @@
 set -euo pipefail
 # shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-source "$LAB5_ROOT/tools/versions.env"
 cd "$LAB5_ROOT"
 STACK=${STACK:-dev}
 action=${1:?usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]}
 shift
 
-command -v pulumi >/dev/null || { echo "pulumi not found: run make tools" >&2; exit 1; }
+command -v pulumi >/dev/null || die "pulumi not found: run make tools"
 
 # The Kubernetes provider is built by make tools; register it with this
 # PULUMI_HOME so that no download is ever attempted. (The installed plugin's
