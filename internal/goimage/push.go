@@ -98,8 +98,8 @@ func registryError(verb string, repo name.Repository, err error) error {
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("cannot %s %s: registry %s refused the credentials (HTTP %d); "+
-				"run `docker login %s` or set the registry username and password: %w",
+			return fmt.Errorf("cannot %s %s: registry %s refused access (HTTP %d) with the credentials given "+
+				"or none: run `docker login %s`, or set the registry username and password: %w",
 				verb, repo, reg, te.StatusCode, reg, err)
 		}
 	}

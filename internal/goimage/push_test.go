@@ -2,9 +2,12 @@ package goimage
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,11 +107,25 @@ func TestPushErrorsSayWhatToDo(t *testing.T) {
 	})
 	host := newRegistry(t, guarded)
 	_, err := Push(ctx, host+"/app", img, Auth{Username: "lab", Password: "wrong"})
-	if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "docker login "+host) {
+	if err == nil || !strings.Contains(err.Error(), "refused access") || !strings.Contains(err.Error(), "docker login "+host) {
 		t.Errorf("wrong password: %v", err)
 	}
 	if _, err := Push(ctx, host+"/app", img, Auth{Username: "lab", Password: "s3cret"}); err != nil {
 		t.Errorf("right password: %v", err)
+	}
+	// No explicit credentials: what `docker login` wrote is used.
+	dockerConfig := t.TempDir()
+	login := `{"auths":{"` + host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("lab:s3cret")) + `"}}}`
+	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(login), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dockerConfig)
+	if _, err := Push(ctx, host+"/app", img, Auth{}); err != nil {
+		t.Errorf("credentials from the Docker config: %v", err)
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no entry: anonymous, refused
+	if _, err := Push(ctx, host+"/app", img, Auth{}); err == nil || !strings.Contains(err.Error(), "refused access") {
+		t.Errorf("no login at all: %v", err)
 	}
 
 	// Nothing listens: unreachable, said plainly and at once (no retries for
