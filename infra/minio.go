@@ -258,6 +258,10 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 
 	// The lab's layout: one server on one drive, governed by "minio".
 	replicas := max(args.Replicas, 1)
+	// The StatefulSet, its pods and PVCs are this layout's instance of
+	// MinIO (the lab's instance "minio" stays as it was).
+	stsLabels := labels
+	stsLabels.Instance = minioStatefulSetName(replicas)
 	distributed := replicas > 1
 	governing := nameOf(svc.Metadata)
 	serverArgs := pulumi.StringArray{pulumi.String("server"), pulumi.String(minioDataPath)}
@@ -353,6 +357,10 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 				TopologyKey:       pulumi.String(labelHostname),
 				WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
 				LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+				// Only this layout's pods count: while a layout change
+				// replaces the StatefulSet, the old layout's pods still
+				// run and would skew the spread of the new ones.
+				MatchLabelKeys: pulumi.StringArray{pulumi.String(labelInstance)},
 			},
 		}
 	}
@@ -361,12 +369,12 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	spec.Replicas = pulumi.Int(replicas)
 	spec.Selector = &metav1.LabelSelectorArgs{MatchLabels: labels.selector()}
 	spec.Template = &corev1.PodTemplateSpecArgs{
-		Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
+		Metadata: &metav1.ObjectMetaArgs{Labels: stsLabels.all()},
 		Spec:     podSpec,
 	}
 	spec.VolumeClaimTemplates = corev1.PersistentVolumeClaimTypeArray{
 		corev1.PersistentVolumeClaimTypeArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(minioVolume), Labels: labels.all()},
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(minioVolume), Labels: stsLabels.all()},
 			Spec:     pvcSpec,
 		},
 	}
@@ -374,7 +382,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	// the StatefulSet's name, so the preview shows a replace, and the
 	// provider creates the new StatefulSet before deleting the old one.
 	sts, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-		Metadata: objectMeta(minioStatefulSetName(replicas), args.Namespace, labels.all()),
+		Metadata: objectMeta(minioStatefulSetName(replicas), args.Namespace, stsLabels.all()),
 		Spec:     spec,
 	}, pulumi.Parent(comp))
 	if err != nil {

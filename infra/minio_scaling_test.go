@@ -170,6 +170,13 @@ func TestMinioDistributed(t *testing.T) {
 				len(toStringMap(dig(spread[0], "labelSelector.matchLabels"))) == 0 {
 				t.Errorf("topologySpreadConstraints = %v", spread)
 			}
+			// Spread among this layout's pods only: the old layout's pods
+			// still run while the StatefulSet is replaced.
+			if !reflect.DeepEqual(toStrings(dig(spread[0], "matchLabelKeys")), []string{labelInstance}) ||
+				podLabels[labelInstance] != ss.Name || ss.labels("metadata.labels")[labelInstance] != ss.Name {
+				t.Errorf("matchLabelKeys %v, pods' instance label %q; want the instance label, set to %s",
+					dig(spread[0], "matchLabelKeys"), podLabels[labelInstance], ss.Name)
+			}
 
 			hl := r.get("Service", "production", MinioHeadlessServiceName)
 			if hl.str("spec.clusterIP") != "None" || hl.dig("spec.publishNotReadyAddresses") != true ||

@@ -20,12 +20,13 @@ import (
 )
 
 // TestScalingLifecycle: distributed MinIO and the history-server HPA on
-// the fake-node control plane. up with minioReplicas=4 and the HPA on:
-// four MinIO pods spread over the two fake nodes, their headless Service,
-// disruption budgets the disruption controller agrees with; no changes on
-// preview, also after the HPA took over spec.replicas; back to one MinIO
-// pod and fixed replicas (a replace of the MinIO StatefulSet, visible in
-// the preview); destroy leaves nothing.
+// the fake-node control plane. The lab's single MinIO pod, then
+// minioReplicas=4 (the preview shows the MinIO StatefulSet replaced, with
+// the warning) with the HPA on: four MinIO pods spread over the two fake
+// nodes although the old pod still runs while they are scheduled, their
+// headless Service, disruption budgets the disruption controller agrees
+// with; no changes on preview, also after the HPA took over spec.replicas;
+// back to one MinIO pod and fixed replicas; destroy leaves nothing.
 func TestScalingLifecycle(t *testing.T) {
 	cs := kubetest.Client(t)
 	ctx := context.Background()
@@ -47,12 +48,16 @@ func TestScalingLifecycle(t *testing.T) {
 		}
 	}
 
-	set("minioReplicas", "4", "historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
-	out := s.timed("pulumi up (minioReplicas=4, HPA)", s.withConfig("up", "--yes", "--skip-preview")...)
-	if !strings.Contains(out, "minioReplicas=4: distributed MinIO") {
-		t.Errorf("pulumi up printed no distributed-MinIO warning:\n%s", out)
+	set("historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
+	s.timed("pulumi up (1 MinIO pod, HPA)", s.withConfig("up", "--yes", "--skip-preview")...)
+
+	set("minioReplicas", "4")
+	out := s.timed("pulumi up (minioReplicas 1 -> 4)", s.withConfig("up", "--yes")...)
+	if !regexp.MustCompile(`(?m)^.*StatefulSet\s+minio\s+replace.*warning: minioReplicas=4: distributed MinIO`).MatchString(out) {
+		t.Errorf("the preview of pulumi up does not show the MinIO StatefulSet replaced, with the warning:\n%s", out)
 	}
 	checkDistributedMinio(t, cs, 4)
+	requireGone(t, cs, object{"StatefulSet", "production", "minio"})
 	hpa, err := cs.AutoscalingV2().HorizontalPodAutoscalers("production").Get(ctx, "history-server", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -82,10 +87,7 @@ func TestScalingLifecycle(t *testing.T) {
 	// update, has nothing to correct in between (README: switching the
 	// HPA off).
 	set("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
-	out = s.timed("pulumi up (back to 1 MinIO pod)", s.withConfig("up", "--yes")...)
-	if !regexp.MustCompile(`(?m)^.*StatefulSet\s+minio\s+replace`).MatchString(out) {
-		t.Errorf("the preview of pulumi up does not show the MinIO StatefulSet replaced:\n%s", out)
-	}
+	s.timed("pulumi up (back to 1 MinIO pod)", s.withConfig("up", "--yes", "--skip-preview")...)
 	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, "minio", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
