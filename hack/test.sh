@@ -15,12 +15,13 @@ cd "$LAB5_ROOT"
 export CLUSTER_STATE=$LAB5_ROOT/.cluster/test
 ARTIFACTS=${ARTIFACTS:-$LAB5_ROOT/artifacts}
 timings=()
-timed() { # NAME CMD...
-	local name=$1 start=$SECONDS
+timed() { # NAME CMD...: runs a phase; its time is reported even when it fails
+	local name=$1 start=$SECONDS rc=0
 	shift
 	phase "$name"
-	"$@"
-	timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
+	"$@" || rc=$?
+	timings+=("$(printf '%-28s %4ds%s' "$name" $((SECONDS - start)) "$([ $rc = 0 ] || echo '  FAILED')")")
+	return $rc
 }
 report() {
 	printf '\n=== phase times\n' >&2
