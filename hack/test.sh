@@ -15,15 +15,17 @@ cd "$LAB5_ROOT"
 export CLUSTER_STATE=$LAB5_ROOT/.cluster/test
 ARTIFACTS=${ARTIFACTS:-$LAB5_ROOT/artifacts}
 timings=()
-timed() { # NAME CMD...: runs a phase; its time is reported even when it fails
-	local name=$1 start=$SECONDS rc=0
+running="" running_since=0
+timed() { # NAME CMD...
+	running=$1 running_since=$SECONDS
 	shift
-	phase "$name"
-	"$@" || rc=$?
-	timings+=("$(printf '%-28s %4ds%s' "$name" $((SECONDS - start)) "$([ $rc = 0 ] || echo '  FAILED')")")
-	return $rc
+	phase "$running"
+	"$@"
+	timings+=("$(printf '%-28s %4ds' "$running" $((SECONDS - running_since)))")
+	running=""
 }
-report() {
+report() { # also on failure: the phase that failed, with its time so far
+	[ -z "$running" ] || timings+=("$(printf '%-28s %4ds  FAILED' "$running" $((SECONDS - running_since)))")
 	printf '\n=== phase times\n' >&2
 	printf '%s\n' "${timings[@]}" >&2
 }
