@@ -13,6 +13,9 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
+		if err := ctx.RegisterResourceTransform(skipServiceAwait); err != nil {
+			return err
+		}
 		cfg, err := infra.LoadConfig(ctx)
 		if err != nil {
 			return err
