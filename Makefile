@@ -46,7 +46,7 @@ test: tools ## every test: lint, unit, integration (real MinIO), cluster and e2e
 test-unit: ## fast tier only: unit and integration tests (no control plane needed)
 	@source hack/env.sh && go test ./...
 
-bench: tools ## every performance figure with its target: history-server vs MinIO, pulumi vs kubectl, no-op preview
+bench: $(TOOLS_STAMP) ## every performance figure with its target: history-server vs MinIO, pulumi vs kubectl, no-op preview
 	@hack/bench.sh
 
 fuzz: ## run each fuzz target for 20s
