@@ -60,7 +60,7 @@ func TestImagesBuiltPushedAndRolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := s.pulumi(s.withConfig("preview", "--json")...)
-	changed := previewChanges(t, out)
+	changed, refs := previewChanges(t, out)
 	want := []string{
 		"goimage:index:Image price-fetcher: replace",
 		"kubernetes:batch/v1:CronJob price-fetcher: update",
@@ -69,13 +69,21 @@ func TestImagesBuiltPushedAndRolled(t *testing.T) {
 		t.Errorf("preview after a price-fetcher source change shows\n  %s\nwant exactly\n  %s", strings.Join(changed, "\n  "), strings.Join(want, "\n  "))
 	}
 
+	// Preview knew the new reference, and pushed nothing.
+	newRef := refs["price-fetcher"]
+	if !strings.HasPrefix(newRef, devImageRepository+"/price-fetcher@sha256:") || newRef == pf {
+		t.Errorf("preview's new ref for price-fetcher: %q", newRef)
+	} else if inRegistry(t, newRef) {
+		t.Errorf("preview pushed %s", newRef)
+	}
+
 	s.pulumi(s.withConfig("up", "--yes", "--skip-preview")...)
 	hs2, pf2 := workloadImages(t, cs)
 	if hs2 != hs {
 		t.Errorf("history-server's image changed from %s to %s, its sources did not", hs, hs2)
 	}
-	if pf2 == pf {
-		t.Errorf("the CronJob still runs %s after the change", pf)
+	if pf2 == pf || pf2 != newRef {
+		t.Errorf("after the change the CronJob runs %s (before %s, preview announced %s)", pf2, pf, newRef)
 	}
 	checkPushed(t, "price-fetcher", pf2)
 	s.pulumi(s.withConfig("preview", "--expect-no-changes")...)
@@ -176,22 +184,43 @@ func checkPushed(t *testing.T, app, ref string) {
 	}
 }
 
+// inRegistry says whether the registry serves the manifest ref names.
+func inRegistry(t *testing.T, ref string) bool {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = remote.Head(d)
+	return err == nil
+}
+
 // previewChanges lists "type name: op" for every step of a `pulumi preview
-// --json` that is not a no-op, sorted.
-func previewChanges(t *testing.T, out string) []string {
+// --json` that is not a no-op, sorted, and the refs the image resources
+// will have, by name.
+func previewChanges(t *testing.T, out string) ([]string, map[string]string) {
 	t.Helper()
 	var doc struct {
 		Steps []struct {
-			Op  string `json:"op"`
-			URN string `json:"urn"`
+			Op       string `json:"op"`
+			URN      string `json:"urn"`
+			NewState struct {
+				Type    string         `json:"type"`
+				Outputs map[string]any `json:"outputs"`
+			} `json:"newState"`
 		} `json:"steps"`
 	}
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &doc); err != nil {
 		t.Fatalf("preview --json: %v\n%s", err, out)
 	}
 	seen := map[string]bool{}
+	refs := map[string]string{}
 	var changed []string
 	for _, st := range doc.Steps {
+		ref, ok := st.NewState.Outputs["ref"].(string)
+		if ok && st.NewState.Type == "goimage:index:Image" && st.Op != "delete-replaced" && st.Op != "delete" {
+			refs[st.URN[strings.LastIndex(st.URN, "::")+2:]] = ref
+		}
 		if st.Op == "same" || st.Op == "read" {
 			continue
 		}
@@ -210,5 +239,5 @@ func previewChanges(t *testing.T, out string) []string {
 		}
 	}
 	sort.Strings(changed)
-	return changed
+	return changed, refs
 }
