@@ -40,7 +40,8 @@ outputs: tools ## print the stack outputs
 down: destroy ## destroy the stack, then stop the local control plane
 	@hack/cluster.sh down
 
-test: tools ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver)
+test: ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver)
+	@hack/tools.sh test
 	@hack/test.sh
 
 test-unit: ## fast tier only: unit and integration tests (no control plane needed)

@@ -255,6 +255,8 @@ lab5_node() {
 
 node_check() {
 	local b missing=()
+	# The node's own tools (built or installed once, then reused in a second).
+	"$LAB5_ROOT/hack/tools.sh" node
 	for b in containerd containerd-shim-runc-v2 kubelet kube-proxy kube-router local-path-provisioner; do
 		[ -x "$BIN/$b" ] || die "$BIN/$b missing: run make tools"
 	done

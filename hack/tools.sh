@@ -10,7 +10,7 @@
 #   3. the per-user cache (keyed by tool and version) -> linked
 #   4. built into the cache, then linked
 #
-# Usage: hack/tools.sh [tool...]   (default: all)
+# Usage: hack/tools.sh [test|node|tool...]   (default: test node, i.e. all)
 set -euo pipefail
 # shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -229,7 +229,14 @@ debian_packages \
 	"jq:jq:prepares the Kubernetes provider's embedded schema" \
 	"shellcheck:shellcheck:lints hack/ and .ci/ in make test"
 
-want_tools=${*:-minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes golangci-lint registry goimage-provider node-packages containerd kubelet coredns kube-router local-path-provisioner}
+# Two groups, so that each command builds only what it uses: "test" is what
+# make test needs (control plane with fake nodes, pulumi, linters, registry),
+# "node" what a real node adds (hack/cluster.sh up --real-node asks for it).
+TEST_TOOLS="minio etcd kwok kube kubectl pulumi pulumi-language-go pulumi-resource-kubernetes golangci-lint registry goimage-provider"
+NODE_TOOLS="node-packages containerd kubelet coredns kube-router local-path-provisioner"
+want_tools=${*:-test node}
+want_tools=${want_tools//test/$TEST_TOOLS}
+want_tools=${want_tools//node/$NODE_TOOLS}
 total=$SECONDS
 for t in $want_tools; do
 	case $t in
