@@ -3,6 +3,8 @@
 //
 //	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
 //	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
+//	lab5-node stack-debs -state DIR                  download the stack images' Debian packages (on the host: apt needs its network)
+//	lab5-node stack-images -state DIR -root REPO    build and push the local stack's images (run inside the namespace), print them as stack config
 //	lab5-node setup   -state DIR -pause-image REF -busybox-image REF
 //	                                                 write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
 //	lab5-node addons  -state DIR -image REF         print the cluster DNS add-on (CoreDNS image REF), the NetworkPolicy engine's RBAC and the volume provisioner's objects (kubectl apply -f -)
@@ -35,9 +37,19 @@ func main() {
 	}
 }
 
+// debCache keeps the stack images' .deb files in the user cache, not the
+// state folder: a new cluster reuses them.
+func debCache() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "lab5-debs")
+}
+
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: lab5-node env|images|setup|addons|cleanup|resolve|forward -state DIR [flags]")
+		return fmt.Errorf("usage: lab5-node env|images|stack-debs|stack-images|setup|addons|cleanup|resolve|forward -state DIR [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
@@ -75,6 +87,16 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("PAUSE_IMAGE=%s\nCOREDNS_IMAGE=%s\nBUSYBOX_IMAGE=%s\n", imgs.Pause, imgs.CoreDNS, imgs.Busybox)
+	case "stack-debs":
+		return localnode.FetchStackDebs(ctx, debCache())
+	case "stack-images":
+		imgs, err := n.BuildStackImages(ctx, *root, debCache())
+		if err != nil {
+			return err
+		}
+		// The keys of Pulumi.local.yaml.
+		fmt.Printf("lab5:minioImage: %s\nlab5:echoserverImage: %s\nlab5:nginxImage: %s\nlab5:postgresImage: %s\n",
+			imgs.MinIO, imgs.Echoserver, imgs.Nginx, imgs.Postgres)
 	case "setup":
 		if err := n.Write(); err != nil {
 			return err
