@@ -111,7 +111,8 @@ func providerVersion(t *testing.T, root string) string {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "PULUMI_KUBERNETES_VERSION="); ok {
-			return v
+			v, _, _ = strings.Cut(v, "#") // a "# pin: ..." comment may follow
+			return strings.TrimSpace(v)
 		}
 	}
 	t.Fatal("PULUMI_KUBERNETES_VERSION not in tools/versions.env")
