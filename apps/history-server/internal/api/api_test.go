@@ -17,7 +17,7 @@ import (
 
 	spec "github.com/lab5/k8s-networking/api"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/api"
-	"github.com/lab5/k8s-networking/apps/history-server/internal/memstore"
+	"github.com/lab5/k8s-networking/apps/history-server/internal/fakestore"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/metrics"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/prices"
 	"github.com/lab5/k8s-networking/apps/history-server/internal/pricetest"
@@ -26,13 +26,13 @@ import (
 
 type harness struct {
 	e     *echo.Echo
-	store *memstore.Store
+	store *fakestore.Store
 	logs  *testutil.SyncBuffer
 }
 
 func newHarness(t *testing.T, opts ...func(*api.Options)) *harness {
 	t.Helper()
-	h := &harness{store: memstore.New(), logs: &testutil.SyncBuffer{}}
+	h := &harness{store: fakestore.New(), logs: &testutil.SyncBuffer{}}
 	o := api.Options{Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, f := range opts {
 		f(&o)
@@ -332,11 +332,11 @@ func TestRequestLogs(t *testing.T) {
 }
 
 // panicStore panics in Get; failStore fails with an unclassified error.
-type panicStore struct{ *memstore.Store }
+type panicStore struct{ *fakestore.Store }
 
 func (panicStore) Get(context.Context, prices.Day) ([]byte, error) { panic("boom") }
 
-type failStore struct{ *memstore.Store }
+type failStore struct{ *fakestore.Store }
 
 func (failStore) Put(context.Context, prices.Day, []byte) (string, error) {
 	return "", errors.New("disk on fire")
@@ -345,7 +345,7 @@ func (failStore) Put(context.Context, prices.Day, []byte) (string, error) {
 func TestPanicsAndUnexpectedErrorsAre500(t *testing.T) {
 	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	e := api.New(panicStore{memstore.New()}, api.Options{Logger: log})
+	e := api.New(panicStore{fakestore.New()}, api.Options{Logger: log})
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, request(http.MethodGet, "/api/prices/?day=2024-10-01", "", nil, false))
 	wantStatus(t, rec, http.StatusInternalServerError)
@@ -360,7 +360,7 @@ func TestPanicsAndUnexpectedErrorsAre500(t *testing.T) {
 	e.ServeHTTP(rec, request(http.MethodGet, "/healthz", "", nil, false))
 	wantStatus(t, rec, http.StatusOK)
 
-	e = api.New(failStore{memstore.New()}, api.Options{Logger: log})
+	e = api.New(failStore{fakestore.New()}, api.Options{Logger: log})
 	rec = httptest.NewRecorder()
 	e.ServeHTTP(rec, request(http.MethodPost, "/api/prices/?day=2024-10-01", "application/json", []byte(pricetest.SampleBody), false))
 	wantStatus(t, rec, http.StatusInternalServerError)

@@ -23,9 +23,6 @@ type Day struct {
 // String returns the day as YYYY-MM-DD.
 func (d Day) String() string { return d.s }
 
-// IsZero reports whether d was not produced by ParseDay.
-func (d Day) IsZero() bool { return d.s == "" }
-
 // ObjectKey is the name of the object holding that day's prices,
 // e.g. 2024-09-29.json.
 func (d Day) ObjectKey() string { return d.s + ".json" }

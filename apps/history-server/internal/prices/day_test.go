@@ -13,7 +13,7 @@ func TestParseDay(t *testing.T) {
 			t.Errorf("ParseDay(%q): %v", s, err)
 			continue
 		}
-		if d.String() != s || d.ObjectKey() != s+".json" || d.IsZero() {
+		if d.String() != s || d.ObjectKey() != s+".json" {
 			t.Errorf("ParseDay(%q) = %q / %q", s, d.String(), d.ObjectKey())
 		}
 	}

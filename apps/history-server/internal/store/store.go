@@ -25,6 +25,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/lab5/k8s-networking/apps/history-server/internal/prices"
 )
@@ -78,16 +79,10 @@ type MinIO struct {
 
 	bucketOK atomic.Bool // the bucket is known to exist
 
-	mu     sync.Mutex
-	ensure *flight // the bucket check in progress, shared by concurrent callers
+	ensure singleflight.Group // the bucket check in progress, shared by concurrent callers
 
 	validMu    sync.Mutex
 	validETags map[string]struct{} // ETags of objects known to hold valid JSON
-}
-
-type flight struct {
-	done chan struct{}
-	err  error
 }
 
 // New builds the client. It does not contact MinIO: the server may not be
@@ -139,9 +134,6 @@ func New(o Options) (*MinIO, error) {
 		validETags: map[string]struct{}{},
 	}, nil
 }
-
-// Bucket is the bucket name.
-func (s *MinIO) Bucket() string { return s.bucket }
 
 // Get returns the stored JSON array for day.
 func (s *MinIO) Get(ctx context.Context, day prices.Day) ([]byte, error) {
@@ -325,28 +317,17 @@ func (s *MinIO) EnsureBucket(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return s.unavailable("check bucket "+s.bucket, err)
 	}
-	s.mu.Lock()
-	f := s.ensure
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		s.ensure = f
-		// The check runs detached from any one caller, so that a caller
-		// hanging up neither aborts it nor fails the others waiting on it;
-		// it is bounded by the operation timeout instead.
-		go func() {
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
-			f.err = s.ensureBucket(fctx)
-			cancel()
-			s.mu.Lock()
-			s.ensure = nil
-			s.mu.Unlock()
-			close(f.done)
-		}()
-	}
-	s.mu.Unlock()
+	// The check runs detached from any one caller, so that a caller hanging
+	// up neither aborts it nor fails the others waiting on it; it is bounded
+	// by the operation timeout instead.
+	shared := s.ensure.DoChan(s.bucket, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
+		defer cancel()
+		return nil, s.ensureBucket(fctx)
+	})
 	select {
-	case <-f.done:
-		return f.err
+	case r := <-shared:
+		return r.Err
 	case <-ctx.Done():
 		return s.unavailable("check bucket "+s.bucket, ctx.Err())
 	}

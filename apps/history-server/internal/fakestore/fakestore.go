@@ -1,7 +1,7 @@
-// Package memstore is an in-memory price store with the same behaviour
+// Package fakestore is a test double: an in-memory price store with the same behaviour
 // and errors as the MinIO store. Handler tests use it; it can also be
 // told to fail, to exercise the "storage unavailable" paths.
-package memstore
+package fakestore
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func (s *Store) Get(_ context.Context, day prices.Day) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unavailable {
-		return nil, fmt.Errorf("%w: memstore is down", prices.ErrUnavailable)
+		return nil, fmt.Errorf("%w: fakestore is down", prices.ErrUnavailable)
 	}
 	b, ok := s.objects[day.ObjectKey()]
 	if !ok {
@@ -54,7 +54,7 @@ func (s *Store) Put(_ context.Context, day prices.Day, body []byte) (string, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unavailable {
-		return "", fmt.Errorf("%w: memstore is down", prices.ErrUnavailable)
+		return "", fmt.Errorf("%w: fakestore is down", prices.ErrUnavailable)
 	}
 	s.objects[day.ObjectKey()] = append([]byte(nil), body...)
 	s.puts++
@@ -66,7 +66,7 @@ func (s *Store) Ready(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unavailable {
-		return fmt.Errorf("%w: memstore is down", prices.ErrUnavailable)
+		return fmt.Errorf("%w: fakestore is down", prices.ErrUnavailable)
 	}
 	return nil
 }
