@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project, tier by tier, with each phase's wall time:
-#   lint (gofmt, go vet, golangci-lint, shellcheck, tool pins)
+#   lint (gofmt, golangci-lint with go vet, shellcheck, tool pins)
 #   -> unit and integration (httptest, Pulumi mocks, real MinIO)
 #   -> cluster tier (real kube-apiserver + kwok, real pulumi CLI), run inside
 #      the control plane's loopback-only network namespace.
@@ -56,8 +56,7 @@ lint() {
 	mapfile -t go_files < <(git ls-files '*.go')
 	unformatted=$(gofmt -l "${go_files[@]}")
 	[ -z "$unformatted" ] || die "gofmt needed: $unformatted"
-	go vet ./...
-	go vet -tags cluster ./test/...
+	# golangci-lint runs go vet too (govet), over the cluster-tagged tests as well.
 	golangci-lint run --build-tags cluster ./...
 	shellcheck hack/*.sh .ci/run
 	check_tool_pins
