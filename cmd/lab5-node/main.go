@@ -4,7 +4,7 @@
 //	lab5-node env     -state DIR                    shell assignments cluster.sh evaluates
 //	lab5-node images  -state DIR -root REPO         build and push the pause and CoreDNS images (run inside the namespace)
 //	lab5-node stack-debs -state DIR                  download the stack images' Debian packages (on the host: apt needs its network)
-//	lab5-node stack-images -state DIR -root REPO    build and push the local stack's images (run inside the namespace), print them as stack config
+//	lab5-node stack-images -state DIR -root REPO [-traefik] build and push the local stack's images (run inside the namespace), print them as stack config
 //	lab5-node setup   -state DIR -pause-image REF -busybox-image REF
 //	                                                 write containerd's, the kubelet's, kube-proxy's and CNI's configuration; create the node's cgroup, save the host's kernel settings the kubelet changes
 //	lab5-node addons  -state DIR -image REF         print the cluster DNS add-on (CoreDNS image REF), the NetworkPolicy engine's RBAC and the volume provisioner's objects (kubectl apply -f -)
@@ -60,6 +60,7 @@ func run(args []string) error {
 	image := fs.String("image", "", "the CoreDNS image (addons)")
 	netns := fs.String("netns", "", "the cluster's network namespace, e.g. /run/netns/NAME (forward)")
 	listen := fs.String("listen", "", "where to listen, in this process's namespace (forward)")
+	traefik := fs.Bool("traefik", false, "also build Traefik from tools/traefik (stack-images)")
 	to := fs.String("to", "", "where to connect, inside -netns (forward)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -90,9 +91,12 @@ func run(args []string) error {
 	case "stack-debs":
 		return localnode.FetchStackDebs(ctx, debCache())
 	case "stack-images":
-		imgs, err := n.BuildStackImages(ctx, *root, debCache())
+		imgs, err := n.BuildStackImages(ctx, *root, debCache(), *traefik)
 		if err != nil {
 			return err
+		}
+		if imgs.Traefik != "" {
+			fmt.Printf("lab5:traefikImage: %s\n", imgs.Traefik)
 		}
 		// The keys of Pulumi.local.yaml.
 		fmt.Printf("lab5:minioImage: %s\nlab5:echoserverImage: %s\nlab5:nginxImage: %s\nlab5:postgresImage: %s\n",

@@ -33,6 +33,7 @@ type StackImages struct {
 	Echoserver string // test/images/echoserver: answers like ealen/echo-server
 	Nginx      string // Debian's nginx package
 	Postgres   string // Debian's postgresql-15 package, started by test/images/pgstart
+	Traefik    string // Traefik built from tools/traefik (goimage), when WithTraefik
 }
 
 // StackRepo is where the stack images are pushed, under the registry.
@@ -43,7 +44,7 @@ const StackRepo = "lab5-local"
 // Downloading needs the host's network (apt), pushing the namespace's
 // registry: run it where both are reachable (cluster.sh exec, after a
 // first run filled the cache) or with the registry forwarded.
-func (n *Node) BuildStackImages(ctx context.Context, root, debCache string) (StackImages, error) {
+func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, withTraefik bool) (StackImages, error) {
 	var out StackImages
 	push := func(name string, img v1.Image) (string, error) {
 		d, err := img.Digest()
@@ -97,6 +98,21 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string) (Sta
 	}
 	if out.Postgres, err = push("postgresql15-debian", pg); err != nil {
 		return out, err
+	}
+
+	if withTraefik {
+		// Traefik's own main package, pinned by tools/traefik's go.mod
+		// (~10 min cold build): goimage's non-root image, as the stack's
+		// Traefik pod runs as 65532 anyway.
+		tr, err := goimage.Build(ctx, goimage.Options{Dir: filepath.Join(root, "tools", "traefik"),
+			Package: "github.com/traefik/traefik/v3/cmd/traefik", Name: "traefik", Ports: []int{8000, 8443},
+			Annotations: map[string]string{goimage.AnnotationTitle: StackRepo + "/traefik"}})
+		if err != nil {
+			return out, err
+		}
+		if out.Traefik, err = push("traefik", tr.Artifact.(v1.Image)); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
@@ -216,6 +232,11 @@ func postgresImage(ctx context.Context, root, cache string) (v1.Image, error) {
 	if err := writeFiles(dir, files); err != nil {
 		return nil, err
 	}
+	if _, err := os.Lstat(filepath.Join(dir, "bin/sh")); err != nil {
+		if err := os.Symlink("dash", filepath.Join(dir, "bin/sh")); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range []string{"bitnami/postgresql", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
@@ -247,7 +268,8 @@ func postgresImage(ctx context.Context, root, cache string) (v1.Image, error) {
 // added by debClosure).
 var (
 	nginxDebs    = []string{"nginx", "nginx-common"}
-	postgresDebs = []string{"postgresql-15", "tzdata"}
+	// dash: initdb runs `postgres -V` through popen, i.e. /bin/sh.
+	postgresDebs = []string{"postgresql-15", "tzdata", "dash"}
 )
 
 // FetchStackDebs downloads the stack images' Debian packages into cache
