@@ -267,7 +267,7 @@ func postgresImage(ctx context.Context, root, cache string) (v1.Image, error) {
 // The Debian packages of the stack images (their lib* dependencies are
 // added by debClosure).
 var (
-	nginxDebs    = []string{"nginx", "nginx-common"}
+	nginxDebs = []string{"nginx", "nginx-common"}
 	// dash: initdb runs `postgres -V` through popen, i.e. /bin/sh.
 	postgresDebs = []string{"postgresql-15", "tzdata", "dash"}
 )
