@@ -23,7 +23,7 @@ func TestEchoesTheRequest(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	if got.HTTP.Method != "PUT" || got.HTTP.OriginalURL != "/some/path?a=1" || got.Request.Params["0"] != "/some/path" {
+	if got.HTTP.Method != http.MethodPut || got.HTTP.OriginalURL != "/some/path?a=1" || got.Request.Params["0"] != "/some/path" {
 		t.Errorf("method/path not echoed: %+v", got.HTTP)
 	}
 	if got.Host.Hostname != "echoserver.default.svc.cluster.local" || got.Request.Headers["Host"] != got.Host.Hostname {
