@@ -10,6 +10,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LAB5_ROOT"
 STACK=${STACK:-dev}
+# REAL_NODE=1 (make up REAL_NODE=1): the local control plane with its real
+# node (README "A real node") and stack "local", whose third-party images
+# are built here before pulumi runs.
+if [ "${REAL_NODE:-}" = 1 ]; then
+	export CLUSTER_NODE=real
+	[ "$STACK" != dev ] || STACK=local
+fi
 action=${1:?usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]}
 shift
 
@@ -34,6 +41,11 @@ else
 	unset KUBECONFIG
 	# Starting is idempotent but takes seconds even when all runs; a running
 	# control plane whose API server answers needs nothing.
+	mode_file=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}/node-mode
+	if [ "${CLUSTER_NODE:-}" = real ] && [ -f "$mode_file" ] && [ "$(cat "$mode_file")" != real ] &&
+		"$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1; then
+		die "the local control plane runs with fake nodes; run hack/cluster.sh down first (REAL_NODE=1 needs the real node)"
+	fi
 	if ! { "$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1 &&
 		"$LAB5_ROOT/hack/cluster.sh" exec kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }; then
 		"$LAB5_ROOT/hack/cluster.sh" up
@@ -42,6 +54,21 @@ else
 	go mod download
 	run=("$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod")
 	echo "target: local control plane (kubeconfig .cluster/kubeconfig)" >&2
+	if [ "${CLUSTER_NODE:-}" = real ] && [ "$action" = up ]; then
+		# The stack images: Debian packages fetched on the host (apt needs
+		# its network), built and pushed inside the namespace; the config
+		# follows the digests pushed.
+		go build -o "$LAB5_ROOT/.tools/bin/lab5-node" ./cmd/lab5-node
+		state_dir=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}
+		"$LAB5_ROOT/.tools/bin/lab5-node" stack-debs -state "$state_dir"
+		traefik=()
+		[ "${REAL_NODE_TRAEFIK:-1}" = 0 ] || traefik=(-traefik)
+		images=$("${run[@]}" "$LAB5_ROOT/.tools/bin/lab5-node" stack-images -state "$state_dir" -root "$LAB5_ROOT" "${traefik[@]}")
+		while read -r key ref; do
+			grep -qF "  $key $ref" "Pulumi.$STACK.yaml" 2>/dev/null ||
+				"${run[@]}" pulumi config set --stack "$STACK" "${key%:}" "$ref"
+		done <<<"$images"
+	fi
 fi
 
 # The stack is created on first use. With the local file backend its state
@@ -58,6 +85,16 @@ case $action in
 up)
 	"${run[@]}" pulumi up --yes --refresh --stack "$STACK" "$@"
 	"${run[@]}" pulumi stack output --stack "$STACK"
+	if [ "${CLUSTER_NODE:-}" = real ]; then
+		cat <<EOF
+The stack runs on the real node. Try:
+  curl http://127.0.0.1:30001/                       echoserver (NodePort 30001, relayed from the host's loopback)
+  hack/cluster.sh exec curl -s http://10.0.0.2:30001/   the NodePort on the node address
+  hack/cluster.sh exec kubectl get pods -A -o wide
+  hack/cluster.sh exec kubectl -n production logs deploy/history-server
+  hack/cluster.sh exec kubectl -n production port-forward svc/history-server 8080:80
+EOF
+	fi
 	;;
 preview) "${run[@]}" pulumi preview --refresh --stack "$STACK" "$@" ;;
 destroy) "${run[@]}" pulumi destroy --yes --stack "$STACK" "$@" ;;

@@ -1,0 +1,305 @@
+//go:build cluster
+
+// Package runtime checks the lab's stack as it runs on the local real node
+// (stack "local", `make up REAL_NODE=1`): pods that are Ready because their
+// probes passed, and the lab's data path with real packets. It skips
+// unless the cluster of $KUBECONFIG has a real node running the stack.
+//
+//	make up REAL_NODE=1
+//	go test -tags cluster -c -o /tmp/runtime.test ./test/runtime
+//	(cd test/runtime && ../../hack/cluster.sh exec /tmp/runtime.test -test.v)
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/lab5/k8s-networking/apps/price-fetcher/eleringtest"
+	"github.com/lab5/k8s-networking/internal/goimage"
+	"github.com/lab5/k8s-networking/internal/kubetest"
+)
+
+// The stack's namespaces whose pods must run.
+var stackNamespaces = []string{"default", "k8s-lab5", "production", "test", "traefik"}
+
+// requireStack skips unless a real node runs the stack.
+func requireStack(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cs := kubetest.Client(t)
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := false
+	for _, n := range nodes.Items {
+		if n.Annotations["kwok.x-k8s.io/node"] == "" && n.Name == "lab5-node" {
+			real = true
+		}
+	}
+	if _, err := cs.AppsV1().Deployments("production").Get(context.Background(), "history-server", metav1.GetOptions{}); !real || err != nil {
+		t.Skip("no real node running the stack: make up REAL_NODE=1")
+	}
+	return cs
+}
+
+// Every pod of the stack runs on the real node, is Ready and never
+// restarted; a Ready container with a readiness probe is one whose probe
+// the kubelet executed and saw pass. Every Deployment and StatefulSet has
+// all its replicas ready.
+func TestStackPodsReadyBecauseProbesPassed(t *testing.T) {
+	cs := requireStack(t)
+	ctx := context.Background()
+	probed := 0
+	for _, ns := range stackNamespaces {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodSucceeded || p.Labels["batch.kubernetes.io/job-name"] != "" {
+				continue
+			}
+			if p.Spec.NodeName != "lab5-node" || p.Status.Phase != corev1.PodRunning {
+				t.Errorf("%s/%s: phase %s on node %q", ns, p.Name, p.Status.Phase, p.Spec.NodeName)
+				continue
+			}
+			for _, c := range p.Status.ContainerStatuses {
+				if !c.Ready || c.RestartCount != 0 {
+					t.Errorf("%s/%s container %s: ready=%v restarts=%d", ns, p.Name, c.Name, c.Ready, c.RestartCount)
+				}
+			}
+			for _, c := range p.Spec.Containers {
+				if c.ReadinessProbe != nil {
+					probed++
+				}
+			}
+		}
+		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range deps.Items {
+			if d.Status.ReadyReplicas != *d.Spec.Replicas {
+				t.Errorf("deployment %s/%s: %d/%d ready", ns, d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas)
+			}
+		}
+		sts, err := cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range sts.Items {
+			if s.Status.ReadyReplicas != *s.Spec.Replicas {
+				t.Errorf("statefulset %s/%s: %d/%d ready", ns, s.Name, s.Status.ReadyReplicas, *s.Spec.Replicas)
+			}
+		}
+	}
+	if probed == 0 {
+		t.Error("no container with a readiness probe found: the stack declares them for history-server and MinIO")
+	}
+	t.Logf("%d containers Ready through their readiness probe", probed)
+}
+
+// The lab's data path with real packets: a Job from the price-fetcher
+// CronJob's template, pointed at a fixture Elering inside the cluster,
+// posts tomorrow's prices to history-server, which stores them in MinIO; a
+// client pod labelled as a history-server client reads exactly the
+// fixture's prices back through the Service name.
+func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
+	cs := requireStack(t)
+	ctx := context.Background()
+	fixture := pushImage(t, "./test/images/elering-fixture", "elering-fixture")
+	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
+	ns := fmt.Sprintf("runtime-%d", time.Now().UnixNano()%1_000_000)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+
+	for _, p := range []*corev1.Pod{
+		restrictedPod("elering", fixture, map[string]string{"app": "elering"}),
+		restrictedPod("client", netcheck, map[string]string{"lab5.io/history-server-client": "true"}, "serve", "-addr", ":8081"),
+	} {
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "elering"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "elering"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, cs, ns, "elering", "client")
+
+	// production's lockdown lets price-fetcher reach only history-server
+	// and the internet on 443 outside 10/8: the fixture lives in the
+	// cluster, so this test's Job gets one more egress allowance, removed
+	// afterwards.
+	tcp := corev1.ProtocolTCP
+	port := intstr.FromInt32(8080)
+	np := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "runtime-test-elering-fixture"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"lab5.io/runtime-test": ns}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "elering"}},
+				}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
+			}},
+		},
+	}
+	if _, err := cs.NetworkingV1().NetworkPolicies("production").Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.NetworkingV1().NetworkPolicies("production").Delete(context.Background(), np.Name, metav1.DeleteOptions{})
+	})
+
+	cj, err := cs.BatchV1().CronJobs("production").Get(ctx, "price-fetcher", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "price-fetcher-" + ns},
+		Spec:       *cj.Spec.JobTemplate.Spec.DeepCopy(),
+	}
+	tmpl := &job.Spec.Template
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels["lab5.io/runtime-test"] = ns
+	c := &tmpl.Spec.Containers[0]
+	url := "http://elering." + ns + ".svc.cluster.local"
+	set := false
+	for i := range c.Env {
+		if c.Env[i].Name == "ELERING_API_URL" {
+			c.Env[i].Value, c.Env[i].ValueFrom, set = url, nil, true
+		}
+	}
+	if !set {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "ELERING_API_URL", Value: url})
+	}
+	if _, err := cs.BatchV1().Jobs("production").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bg := metav1.DeletePropagationBackground
+	t.Cleanup(func() {
+		_ = cs.BatchV1().Jobs("production").Delete(context.Background(), job.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		j, err := cs.BatchV1().Jobs("production").Get(ctx, job.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status.Succeeded > 0 {
+			break
+		}
+		if j.Status.Failed > 0 || time.Now().After(deadline) {
+			out, _ := exec.Command("kubectl", "-n", "production", "logs", "job/"+job.Name).CombinedOutput()
+			t.Fatalf("job %s did not complete (failed %d):\n%s", job.Name, j.Status.Failed, out)
+		}
+		time.Sleep(time.Second)
+	}
+
+	// Tomorrow in the CronJob's time zone: the day price-fetcher fetched.
+	tz, err := time.LoadLocation("Europe/Tallinn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().In(tz).AddDate(0, 0, 1).Format("2006-01-02")
+	out, err := exec.Command("kubectl", "-n", ns, "exec", "client", "--", "/app/netcheck", "get",
+		"http://history-server.production.svc.cluster.local/api/prices/?day="+day).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "200 ") {
+		t.Fatalf("GET prices of %s from the client pod: %v\n%s", day, err, out)
+	}
+	var recs []struct {
+		Timestamp int64   `json:"timestamp"`
+		Price     float64 `json:"price"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(string(out)), "200 ")), &recs); err != nil {
+		t.Fatalf("history-server's answer: %v\n%s", err, out)
+	}
+	// A day has 92–100 quarter hours (24 hours before October 2025).
+	if len(recs) < 23 {
+		t.Fatalf("history-server has %d records for %s", len(recs), day)
+	}
+	for _, r := range recs {
+		if r.Price != eleringtest.Price(r.Timestamp) {
+			t.Fatalf("record %+v: not the fixture's price %v", r, eleringtest.Price(r.Timestamp))
+		}
+	}
+	t.Logf("%d prices of %s: fixture Elering -> price-fetcher Job -> history-server -> MinIO -> client pod", len(recs), day)
+}
+
+func pushImage(t *testing.T, pkg, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	img, err := goimage.Build(ctx, goimage.Options{Dir: kubetest.RepoRoot(), Package: pkg, Ports: []int{8080}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := goimage.Push(ctx, "localhost:5000/lab5-test/"+name, img, goimage.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.String()
+}
+
+func restrictedPod(name, image string, labels map[string]string, args ...string) *corev1.Pod {
+	yes, no := true, false
+	zero := int64(0)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &zero,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   &yes,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name: name, Image: image, Args: args,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: &no,
+					ReadOnlyRootFilesystem:   &yes,
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
+	}
+}
+
+func waitReady(t *testing.T, cs kubernetes.Interface, ns string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for _, n := range names {
+		for {
+			p, err := cs.CoreV1().Pods(ns).Get(context.Background(), n, metav1.GetOptions{})
+			if err == nil && p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s/%s not ready: %v", ns, n, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+}
