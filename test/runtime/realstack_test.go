@@ -303,3 +303,60 @@ func waitReady(t *testing.T, cs kubernetes.Interface, ns string, names ...string
 		}
 	}
 }
+
+// The lab's own curl checks, as the lab makes them, from pods (kubectl
+// exec), with echoserver-network-policy enforced by real packets: a pod
+// labelled name=nginx in default and any pod in k8s-lab5 reach echoserver,
+// an unlabelled pod in default does not; the postgresql-hl headless name
+// resolves to that pod; NodePort 30001 answers on the node address.
+// Each row prints the expected and the observed outcome.
+func TestLabCurlChecksWithRealPackets(t *testing.T) {
+	cs := requireStack(t)
+	ctx := context.Background()
+	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
+	suffix := fmt.Sprint(time.Now().UnixNano() % 1_000_000)
+	clients := []struct{ ns, name string }{
+		{"default", "rt-nginx-" + suffix}, {"default", "rt-plain-" + suffix}, {"k8s-lab5", "rt-lab5-" + suffix},
+	}
+	for i, c := range clients {
+		labels := map[string]string{"lab5.io/runtime-test": "client"}
+		if i == 0 {
+			labels["name"] = "nginx" // the lab's nginx label, admitted by the policy
+		}
+		p := restrictedPod(c.name, netcheck, labels, "serve", "-addr", ":8081")
+		if _, err := cs.CoreV1().Pods(c.ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.CoreV1().Pods(c.ns).Delete(context.Background(), c.name, metav1.DeleteOptions{}) })
+	}
+	for _, c := range clients {
+		waitReady(t, cs, c.ns, c.name)
+	}
+	pg, err := cs.CoreV1().Pods("test").Get(ctx, "postgresql-hl-test-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct {
+		from   int
+		what   []string
+		allow  bool
+		expect string
+	}{
+		{0, []string{"get", "http://echoserver"}, true, `"method":"GET"`},
+		{1, []string{"get", "http://echoserver"}, false, ""},
+		{2, []string{"get", "http://echoserver.default.svc.cluster.local"}, true, `"hostname":"echoserver.default.svc.cluster.local"`},
+		{2, []string{"resolve", "postgresql-hl-test-0.postgresql-hl.test.svc.cluster.local"}, true, pg.Status.PodIP},
+		{2, []string{"get", "http://10.0.0.2:30001/"}, true, `"originalUrl":"/"`},
+	}
+	t.Logf("%-22s %-70s %-8s %-8s", "from", "check", "expected", "observed")
+	for _, r := range rows {
+		c := clients[r.from]
+		out, err := exec.Command("kubectl", append([]string{"-n", c.ns, "exec", c.name, "--", "/app/netcheck"}, r.what...)...).CombinedOutput()
+		got := err == nil && strings.Contains(string(out), r.expect)
+		verdict := map[bool]string{true: "allowed", false: "denied"}
+		t.Logf("%-22s %-70s %-8s %-8s", c.ns+"/"+strings.TrimSuffix(c.name, "-"+suffix), strings.Join(r.what, " "), verdict[r.allow], verdict[got])
+		if got != r.allow {
+			t.Errorf("%s %v from %s/%s: expected %s, observed %s: %s", r.what[0], r.what[1:], c.ns, c.name, verdict[r.allow], verdict[got], out)
+		}
+	}
+}
