@@ -247,6 +247,37 @@ func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 		}
 	}
 	t.Logf("%d prices of %s: fixture Elering -> price-fetcher Job -> history-server -> MinIO -> client pod", len(recs), day)
+
+	// MinIO keeps them on its PersistentVolume: a new MinIO pod serves
+	// the same answer.
+	old, err := cs.CoreV1().Pods("production").Get(ctx, "minio-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Pods("production").Delete(ctx, "minio-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		p, err := cs.CoreV1().Pods("production").Get(ctx, "minio-0", metav1.GetOptions{})
+		if err == nil && p.UID != old.UID && isReady(p) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("no new minio-0 Ready within 2 minutes")
+		}
+	}
+	var again string
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		o, err := exec.Command("kubectl", "-n", ns, "exec", "client", "--", "/app/netcheck", "get",
+			"http://history-server.production.svc.cluster.local/api/prices/?day="+day).CombinedOutput()
+		again = string(o)
+		if (err == nil && again == string(out)) || time.Now().After(end) {
+			break
+		}
+	}
+	if again != string(out) {
+		t.Fatalf("after MinIO's restart history-server answers\n%s\ninstead of\n%s", again, out)
+	}
 }
 
 func pushImage(t *testing.T, pkg, name string) string {
@@ -359,4 +390,13 @@ func TestLabCurlChecksWithRealPackets(t *testing.T) {
 			t.Errorf("%s %v from %s/%s: expected %s, observed %s: %s", r.what[0], r.what[1:], c.ns, c.name, verdict[r.allow], verdict[got], out)
 		}
 	}
+}
+
+func isReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
