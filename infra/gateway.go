@@ -89,8 +89,8 @@ func loadGatewayAPICRD(plural string) (*apiextv1.CustomResourceDefinition, error
 
 // newTypedCustomResource registers a Kubernetes object of any kind whose
 // body is a typed Go value (an upstream API type): the fields are encoded
-// with the type's own JSON tags, so the program never handles the object
-// as an untyped map. The Pulumi type token is kubernetes:<apiVersion>:<kind>,
+// with the type's own JSON tags here, the one place that turns them into
+// the provider's untyped inputs, so callers only ever build typed values. The Pulumi type token is kubernetes:<apiVersion>:<kind>,
 // the provider's own for built-in kinds such as CustomResourceDefinition.
 func newTypedCustomResource[T any](ctx *pulumi.Context, name, apiVersion, kind string,
 	meta *metav1.ObjectMetaArgs, fields map[string]T, opts ...pulumi.ResourceOption,
