@@ -156,7 +156,7 @@ type GatewayAPICRDs struct {
 // NewGatewayAPICRDs creates the CRDs.
 func NewGatewayAPICRDs(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*GatewayAPICRDs, error) {
 	comp := &GatewayAPICRDs{}
-	if err := ctx.RegisterComponentResource("lab5:infra:GatewayAPICRDs", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeGatewayAPICRDs, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	for _, plural := range gatewayAPICRDs {
@@ -262,9 +262,12 @@ func echoserverRouteSpec(host, service string, port int) gatewayv1.HTTPRouteSpec
 // NewEchoserverGateway creates the GatewayClass, the Gateway and the
 // HTTPRoute.
 func NewEchoserverGateway(ctx *pulumi.Context, name string, args *EchoserverGatewayArgs, opts ...pulumi.ResourceOption) (*EchoserverGateway, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeEchoserverGateway)
+	}
 	comp := &EchoserverGateway{}
 	deps := pulumi.DependsOn(args.DependsOn)
-	if err := ctx.RegisterComponentResource("lab5:infra:EchoserverGateway", name, comp, append(opts, deps)...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeEchoserverGateway, name, comp, append(opts, deps)...); err != nil {
 		return nil, err
 	}
 	apiVersion := gatewayAPIGroup + "/" + gatewayv1.GroupVersion.Version

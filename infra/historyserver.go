@@ -90,8 +90,11 @@ type HistoryServer struct {
 
 // NewHistoryServer creates the history-server Deployment and Service.
 func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs, opts ...pulumi.ResourceOption) (*HistoryServer, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeHistoryServer)
+	}
 	comp := &HistoryServer{}
-	if err := ctx.RegisterComponentResource("lab5:infra:HistoryServer", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeHistoryServer, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{

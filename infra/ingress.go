@@ -49,9 +49,12 @@ type EchoserverIngress struct {
 
 // NewEchoserverIngress creates the Ingress.
 func NewEchoserverIngress(ctx *pulumi.Context, name string, args *EchoserverIngressArgs, opts ...pulumi.ResourceOption) (*EchoserverIngress, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeEchoserverIngress)
+	}
 	comp := &EchoserverIngress{}
 	deps := pulumi.DependsOn(args.DependsOn)
-	if err := ctx.RegisterComponentResource("lab5:infra:EchoserverIngress", name, comp, append(opts, deps)...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeEchoserverIngress, name, comp, append(opts, deps)...); err != nil {
 		return nil, err
 	}
 

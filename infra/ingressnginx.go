@@ -145,7 +145,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		args = &IngressNginxArgs{}
 	}
 	comp := &IngressNginx{}
-	if err := ctx.RegisterComponentResource("lab5:infra:IngressNginx", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeIngressNginx, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(comp)

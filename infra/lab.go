@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -67,8 +69,11 @@ func (l *Lab) Outputs() pulumi.Map {
 
 // NewLab creates every component of the lab, in dependency order.
 func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.ResourceOption) (*Lab, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%s: a Config is required (infra.LoadConfig reads it)", TypeLab)
+	}
 	lab := &Lab{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Lab", name, lab, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeLab, name, lab, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(lab)

@@ -189,8 +189,11 @@ type Minio struct {
 
 // NewMinio creates MinIO.
 func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.ResourceOption) (*Minio, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeMinio)
+	}
 	comp := &Minio{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Minio", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeMinio, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{

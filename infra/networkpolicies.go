@@ -139,8 +139,11 @@ func samePods(podLabels map[string]string) networkingv1.NetworkPolicyPeerArgs {
 
 // NewNetworkPolicies creates the policies.
 func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesArgs, opts ...pulumi.ResourceOption) (*NetworkPolicies, error) {
+	if args == nil {
+		return nil, errNilArgs(TypeNetworkPolicies)
+	}
 	comp := &NetworkPolicies{}
-	if err := ctx.RegisterComponentResource("lab5:infra:NetworkPolicies", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeNetworkPolicies, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	names := pulumi.StringArray{}

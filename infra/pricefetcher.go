@@ -42,8 +42,11 @@ type PriceFetcher struct {
 
 // NewPriceFetcher creates the price-fetcher CronJob.
 func NewPriceFetcher(ctx *pulumi.Context, name string, args *PriceFetcherArgs, opts ...pulumi.ResourceOption) (*PriceFetcher, error) {
+	if args == nil {
+		return nil, errNilArgs(TypePriceFetcher)
+	}
 	comp := &PriceFetcher{}
-	if err := ctx.RegisterComponentResource("lab5:infra:PriceFetcher", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypePriceFetcher, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	labels := appLabels{

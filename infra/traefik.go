@@ -177,7 +177,7 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 		return nil, fmt.Errorf("traefik: Image and PublicNodeIP are required")
 	}
 	comp := &Traefik{}
-	if err := ctx.RegisterComponentResource("lab5:infra:Traefik", name, comp, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(TypeTraefik, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(comp)

@@ -15,6 +15,9 @@ const (
 	TypeNginx             = "lab5:infra:Nginx"
 	TypePostgres          = "lab5:infra:Postgres"
 	TypeNetworkPolicies   = "lab5:infra:NetworkPolicies"
+	TypeTraefik           = "lab5:infra:Traefik"
+	TypeGatewayAPICRDs    = "lab5:infra:GatewayAPICRDs"
+	TypeEchoserverGateway = "lab5:infra:EchoserverGateway"
 )
 
 // errNilArgs is what a component constructor returns for nil args, rather
