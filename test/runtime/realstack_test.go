@@ -400,3 +400,58 @@ func isReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// production's lockdown with real packets (productionLockdown=true, the
+// stack's setting): a pod of production that no allowance names still
+// resolves names (DNS is allowed to every pod there) but reaches neither
+// history-server nor MinIO; from outside, only a pod labelled as a
+// history-server client reaches history-server, and not MinIO. Expected
+// values are the lab's README rules, not yet the np-guard table's rows.
+func TestProductionLockdownWithRealPackets(t *testing.T) {
+	cs := requireStack(t)
+	ctx := context.Background()
+	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
+	suffix := fmt.Sprint(time.Now().UnixNano() % 1_000_000)
+	clients := []struct {
+		ns, name string
+		labels   map[string]string
+	}{
+		{"production", "rt-prod-" + suffix, map[string]string{"lab5.io/runtime-test": "client"}},
+		{"k8s-lab5", "rt-hsc-" + suffix, map[string]string{"lab5.io/history-server-client": "true"}},
+		{"k8s-lab5", "rt-other-" + suffix, map[string]string{"lab5.io/runtime-test": "client"}},
+	}
+	for _, c := range clients {
+		if _, err := cs.CoreV1().Pods(c.ns).Create(ctx, restrictedPod(c.name, netcheck, c.labels, "serve", "-addr", ":8081"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.CoreV1().Pods(c.ns).Delete(context.Background(), c.name, metav1.DeleteOptions{}) })
+	}
+	for _, c := range clients {
+		waitReady(t, cs, c.ns, c.name)
+	}
+	const hs, minio = "history-server.production.svc.cluster.local", "minio.production.svc.cluster.local:9000"
+	rows := []struct {
+		from  int
+		what  []string
+		allow bool
+	}{
+		{0, []string{"resolve", hs}, true},
+		{0, []string{"get", "http://" + hs + "/api/prices/?day=2024-01-01"}, false},
+		{0, []string{"dial", minio}, false},
+		{1, []string{"get", "http://" + hs + "/api/prices/?day=2024-01-01"}, true},
+		{1, []string{"dial", minio}, false},
+		{2, []string{"get", "http://" + hs + "/api/prices/?day=2024-01-01"}, false},
+	}
+	verdict := map[bool]string{true: "allowed", false: "denied"}
+	t.Logf("%-22s %-80s %-8s %-8s", "from", "check", "expected", "observed")
+	for _, r := range rows {
+		c := clients[r.from]
+		out, err := exec.Command("kubectl", append([]string{"-n", c.ns, "exec", c.name, "--", "/app/netcheck"}, r.what...)...).CombinedOutput()
+		// Any HTTP answer (even 404 for a day without data) is a connection.
+		got := err == nil
+		t.Logf("%-22s %-80s %-8s %-8s", c.ns+"/"+strings.TrimSuffix(c.name, "-"+suffix), strings.Join(r.what, " "), verdict[r.allow], verdict[got])
+		if got != r.allow {
+			t.Errorf("%v from %s/%s: expected %s, observed %s: %s", r.what, c.ns, c.name, verdict[r.allow], verdict[got], out)
+		}
+	}
+}
