@@ -14,7 +14,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -454,4 +456,88 @@ func TestProductionLockdownWithRealPackets(t *testing.T) {
 			t.Errorf("%v from %s/%s: expected %s, observed %s: %s", r.what, c.ns, c.name, verdict[r.allow], verdict[got], out)
 		}
 	}
+}
+
+// pulumi destroy of the stack leaves nothing of it on the node: no pod in
+// its namespaces (which are gone), no container of it in containerd, no
+// pod IP allocated but CoreDNS's, no nft rule naming its Services. It
+// destroys the stack, so it runs only with LAB5_RUNTIME_DESTROY=1 (and
+// CLUSTER_STATE set, as hack/cluster.sh exec has it); `make up
+// REAL_NODE=1` deploys it again.
+func TestDestroyLeavesNothingOnTheNode(t *testing.T) {
+	if os.Getenv("LAB5_RUNTIME_DESTROY") != "1" {
+		t.Skip("destroys the stack: set LAB5_RUNTIME_DESTROY=1")
+	}
+	cs := requireStack(t)
+	state := os.Getenv("CLUSTER_STATE")
+	if state == "" {
+		state = filepath.Join(kubetest.RepoRoot(), ".cluster")
+	}
+	cmd := exec.Command(filepath.Join(kubetest.RepoRoot(), "hack", "stack.sh"), "destroy", "--skip-preview")
+	cmd.Dir = kubetest.RepoRoot()
+	cmd.Env = append(os.Environ(), "STACK=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("destroy: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(90 * time.Second)
+	for _, ns := range stackNamespaces {
+		if ns == "default" {
+			continue
+		}
+		for {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("namespace %s still exists", ns)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		t.Errorf("pod default/%s left", p.Name)
+	}
+	// The kubelet removes containers of deleted pods within seconds.
+	var left []string
+	for end := time.Now().Add(60 * time.Second); ; time.Sleep(2 * time.Second) {
+		out, err := exec.Command("ctr", "--address", filepath.Join(state, "node/containerd/containerd.sock"),
+			"-n", "k8s.io", "containers", "ls", "-q").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = nil
+		for _, id := range strings.Fields(string(out)) {
+			info, _ := exec.Command("ctr", "--address", filepath.Join(state, "node/containerd/containerd.sock"),
+				"-n", "k8s.io", "containers", "info", id).Output()
+			if strings.Contains(string(info), "/lab5-local/") || strings.Contains(string(info), "/lab5/") {
+				left = append(left, id)
+			}
+		}
+		if len(left) == 0 || time.Now().After(end) {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("containers of the stack's images left in containerd: %v", left)
+	}
+	ips, _ := filepath.Glob(filepath.Join(state, "node/cni/ipam/*/10.*"))
+	if len(ips) > 1 {
+		t.Errorf("pod IPs still allocated (only CoreDNS's should be): %v", ips)
+	}
+	nft, err := exec.Command("nft", "list", "ruleset").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"production/history-server", "production/minio", "default/echoserver", "test/postgresql-hl", "traefik/traefik"} {
+		if strings.Contains(string(nft), svc) {
+			t.Errorf("nft rules for %s left", svc)
+		}
+	}
+	t.Logf("destroyed: no namespace, pod, container, pod IP or nft rule of the stack left")
 }
