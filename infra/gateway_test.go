@@ -114,8 +114,8 @@ func TestGatewayRouteIsServedByTraefik(t *testing.T) {
 	if args["--providers.kubernetesGateway.statusAddress.ip"] != "192.0.2.10" {
 		t.Errorf("Gateway status address %q", args["--providers.kubernetesGateway.statusAddress.ip"])
 	}
-	if r.outputs[OutputIngressURL] != "http://echoserver.192.0.2.10.nip.io:"+strconv.Itoa(r.allocated["traefik/traefik/http"]) {
-		t.Errorf("ingressUrl %v", r.outputs[OutputIngressURL])
+	if r.outputs["ingressUrl"] != "http://echoserver.192.0.2.10.nip.io:"+strconv.Itoa(r.allocated["traefik/traefik/http"]) {
+		t.Errorf("ingressUrl %v", r.outputs["ingressUrl"])
 	}
 }
 

@@ -2,18 +2,9 @@ package infra
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// Names of the stack outputs (ctx.Export keys).
-const (
-	OutputHistoryServerURL      = "historyServerUrl"
-	OutputMinioURL              = "minioUrl"
-	OutputEchoserverNodePortURL = "echoserverNodePortUrl"
-	OutputIngressURL            = "ingressUrl"
-	OutputIngressHTTPNodePort   = "ingressHttpNodePort"
-	OutputNamespaces            = "namespaces"
 )
 
 // Lab is the whole lab 5 deployment.
@@ -41,28 +32,35 @@ type Lab struct {
 	PriceFetcherImage  *GoImage
 
 	// HistoryServerURL is http://history-server.production.svc.cluster.local:80.
-	HistoryServerURL pulumi.StringOutput `pulumi:"historyServerUrl"`
+	HistoryServerURL pulumi.StringOutput `export:"historyServerUrl"`
 	// MinioURL is http://minio.production.svc.cluster.local:9000.
-	MinioURL pulumi.StringOutput `pulumi:"minioUrl"`
+	MinioURL pulumi.StringOutput `export:"minioUrl"`
 	// EchoserverNodePortURL is http://<publicNodeIP>:30001; only set when
 	// LabTestResources.
-	EchoserverNodePortURL pulumi.StringOutput `pulumi:"echoserverNodePortUrl"`
+	EchoserverNodePortURL pulumi.StringOutput `export:"echoserverNodePortUrl"`
 	// IngressURL is http://echoserver.<publicNodeIP>.nip.io:<http nodePort>.
-	IngressURL pulumi.StringOutput `pulumi:"ingressUrl"`
+	IngressURL pulumi.StringOutput `export:"ingressUrl"`
 	// IngressHTTPNodePort is the ingress controller's http node port.
-	IngressHTTPNodePort pulumi.IntOutput `pulumi:"ingressHttpNodePort"`
+	IngressHTTPNodePort pulumi.IntOutput `export:"ingressHttpNodePort"`
 	// NamespaceNames lists the namespaces the stack owns.
-	NamespaceNames pulumi.StringArrayOutput `pulumi:"namespaces"`
-
-	outputs pulumi.Map
+	NamespaceNames pulumi.StringArrayOutput `export:"namespaces"`
 }
 
-// Outputs returns the stack outputs, keyed by their export names:
-// main.go exports exactly these.
+// Outputs returns the stack outputs: every field of Lab tagged
+// `export:"<name>"` that is set, under that name. The fields above are their
+// one source; main.go exports exactly these. (Not `pulumi:` tags: the SDK
+// would make an output of its own for each such field of a component.)
 func (l *Lab) Outputs() pulumi.Map {
 	out := pulumi.Map{}
-	for k, v := range l.outputs {
-		out[k] = v
+	v := reflect.ValueOf(l).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("export")
+		if name == "" || v.Field(i).IsZero() {
+			continue
+		}
+		if o, ok := v.Field(i).Interface().(pulumi.Output); ok {
+			out[name] = o
+		}
 	}
 	return out
 }
@@ -208,19 +206,11 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		return append(append([]string{}, v[0].([]string)...), v[1].(string))
 	}).(pulumi.StringArrayOutput)
 
-	lab.outputs = pulumi.Map{
-		OutputHistoryServerURL:    lab.HistoryServerURL,
-		OutputMinioURL:            lab.MinioURL,
-		OutputIngressURL:          lab.IngressURL,
-		OutputIngressHTTPNodePort: lab.IngressHTTPNodePort,
-		OutputNamespaces:          lab.NamespaceNames,
-	}
 	if cfg.LabTestResources {
 		lab.EchoserverNodePortURL = pulumi.Sprintf("http://%s:%d", cfg.PublicNodeIP, lab.Echoserver.NodePort)
-		lab.outputs[OutputEchoserverNodePortURL] = lab.EchoserverNodePortURL
 	}
 
-	if err := ctx.RegisterResourceOutputs(lab, lab.outputs); err != nil {
+	if err := ctx.RegisterResourceOutputs(lab, lab.Outputs()); err != nil {
 		return nil, err
 	}
 	return lab, nil

@@ -419,10 +419,10 @@ func TestTraefikOutputs(t *testing.T) {
 	if port == 0 {
 		t.Fatalf("no http nodePort allocated: %v", r.allocated)
 	}
-	if r.outputs[OutputIngressHTTPNodePort] != port || r.outputs[OutputIngressURL] != fmt.Sprintf("http://echoserver.192.0.2.10.nip.io:%d", port) {
+	if r.outputs["ingressHttpNodePort"] != port || r.outputs["ingressUrl"] != fmt.Sprintf("http://echoserver.192.0.2.10.nip.io:%d", port) {
 		t.Errorf("outputs %v", r.outputs)
 	}
-	ns, _ := r.outputs[OutputNamespaces].([]string)
+	ns, _ := r.outputs["namespaces"].([]string)
 	sort.Strings(ns)
 	if !reflect.DeepEqual(ns, []string{"k8s-lab5", "production", "test", "traefik"}) {
 		t.Errorf("namespaces = %v", ns)

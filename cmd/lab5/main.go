@@ -4,8 +4,6 @@
 package main
 
 import (
-	"sort"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/lab5/k8s-networking/infra"
@@ -26,14 +24,8 @@ func main() {
 		}
 		// historyServerUrl, minioUrl, ingressUrl, ingressHttpNodePort,
 		// namespaces and, with labTestResources, echoserverNodePortUrl.
-		outputs := lab.Outputs()
-		keys := make([]string, 0, len(outputs))
-		for k := range outputs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ctx.Export(k, outputs[k])
+		for name, value := range lab.Outputs() {
+			ctx.Export(name, value)
 		}
 		return nil
 	})
