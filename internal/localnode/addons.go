@@ -143,6 +143,11 @@ func (n *Node) DNSAddon(coreDNSImage string) ([]byte, error) {
 			},
 		},
 	}
+	return manifests(objects)
+}
+
+// manifests renders objects as one multi-document YAML stream, for kubectl apply.
+func manifests[T any](objects []T) ([]byte, error) {
 	var out bytes.Buffer
 	for _, o := range objects {
 		y, err := yaml.Marshal(o)

@@ -1,11 +1,8 @@
 package localnode
 
 import (
-	"bytes"
-
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // KubeRouterUser is the identity of the node's NetworkPolicy engine
@@ -35,14 +32,5 @@ func KubeRouterRBAC() ([]byte, error) {
 			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: KubeRouterUser}},
 		},
 	}
-	var out bytes.Buffer
-	for _, o := range objects {
-		y, err := yaml.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		out.WriteString("---\n")
-		out.Write(y)
-	}
-	return out.Bytes(), nil
+	return manifests(objects)
 }

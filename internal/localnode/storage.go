@@ -19,7 +19,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // The node's volume provisioner: Rancher's local-path-provisioner, the one
@@ -130,16 +129,7 @@ func (n *Node) StorageAddon() ([]byte, error) {
 			Provisioner: Provisioner, ReclaimPolicy: &deleteClaim, VolumeBindingMode: &waitForPod,
 		},
 	}
-	var out bytes.Buffer
-	for _, o := range objects {
-		y, err := yaml.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		out.WriteString("---\n")
-		out.Write(y)
-	}
-	return out.Bytes(), nil
+	return manifests(objects)
 }
 
 // busyboxApplets are the commands the helper scripts use.
