@@ -297,12 +297,13 @@ func debFiles(ctx context.Context, cache string, pkgs []string) ([]string, strin
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, "", err
 	}
+	vers, err := candidates(ctx, all)
+	if err != nil {
+		return nil, "", err
+	}
 	var debs, versions []string
 	for _, p := range all {
-		ver, err := candidate(ctx, p)
-		if err != nil {
-			return nil, "", err
-		}
+		ver := vers[p]
 		// apt-get download names the file <name>_<version, ':' as %3a>_<arch>.deb.
 		pattern := filepath.Join(cache, p+"_"+strings.ReplaceAll(ver, ":", "%3a")+"_*.deb")
 		matches, _ := filepath.Glob(pattern)
@@ -346,18 +347,28 @@ func debRoot(ctx context.Context, cache string, pkgs []string) (string, string, 
 	return dir, versions, nil
 }
 
-// candidate is the version apt would install.
-func candidate(ctx context.Context, p string) (string, error) {
-	out, err := cmdOut(ctx, "", "apt-cache", "policy", p)
+// candidates are the versions apt would install, asked in one call (apt
+// takes a second or more to start).
+func candidates(ctx context.Context, pkgs []string) (map[string]string, error) {
+	out, err := cmdOut(ctx, "", "apt-cache", append([]string{"policy"}, pkgs...)...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	vers := map[string]string{}
+	cur := ""
 	for _, l := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Candidate: "); ok && v != "(none)" {
-			return v, nil
+		if name, ok := strings.CutSuffix(l, ":"); ok && !strings.HasPrefix(l, " ") {
+			cur = name
+		} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Candidate: "); ok && v != "(none)" && cur != "" {
+			vers[cur] = v
 		}
 	}
-	return "", fmt.Errorf("no installable version of %s (apt-get update?)", p)
+	for _, p := range pkgs {
+		if vers[p] == "" {
+			return nil, fmt.Errorf("no installable version of %s (apt-get update?)", p)
+		}
+	}
+	return vers, nil
 }
 
 // debClosure is pkgs plus the lib* packages they depend on, recursively,
