@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -177,6 +178,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	}
 	checkLabRequirements(t, cs)
 	checkPodSecurityAdmission(t, cs)
+	checkStackOutputs(t, s)
 	for _, svc := range []string{"history-server", "minio"} {
 		kubetest.Eventually(t, readyTimeout, "ready endpoints of Service production/"+svc, func(ctx context.Context) (bool, error) {
 			return kubetest.ReadyEndpoints(ctx, cs, "production", svc) > 0, nil
@@ -507,4 +509,29 @@ func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
 		pods, err := cs.CoreV1().Pods("production").List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job.Name})
 		return err == nil && len(pods.Items) == 1, err
 	})
+}
+
+// checkStackOutputs: the stack exports the URLs the README promises, with the
+// lab's names and ports (the dev stack's node address is loopback).
+func checkStackOutputs(t *testing.T, s *stack) {
+	t.Helper()
+	var out map[string]any
+	if err := json.Unmarshal([]byte(s.pulumi("stack", "output", "--json", "--stack", "dev")), &out); err != nil {
+		t.Fatalf("stack outputs: %v", err)
+	}
+	want := map[string]string{
+		"historyServerUrl":      "http://history-server.production.svc.cluster.local:80",
+		"minioUrl":              "http://minio.production.svc.cluster.local:9000",
+		"echoserverNodePortUrl": "http://127.0.0.1:30001",
+	}
+	for k, v := range want {
+		if out[k] != v {
+			t.Errorf("stack output %s = %v, want %s", k, out[k], v)
+		}
+	}
+	for _, k := range []string{"ingressUrl", "ingressHttpNodePort", "namespaces"} {
+		if _, ok := out[k]; !ok {
+			t.Errorf("stack output %s missing (have %v)", k, out)
+		}
+	}
 }
