@@ -57,7 +57,7 @@ lint() {
 	unformatted=$(gofmt -l "${go_files[@]}")
 	[ -z "$unformatted" ] || die "gofmt needed: $unformatted"
 	# golangci-lint runs go vet too (govet), over the cluster-tagged tests as well.
-	golangci-lint run --build-tags cluster ./...
+	golangci-lint run --allow-serial-runners --build-tags cluster ./...
 	shellcheck hack/*.sh .ci/run
 	check_tool_pins
 }
