@@ -111,8 +111,10 @@ func build(root, pkg, out string) (*os.File, error) {
 	}
 	// No C in the program: without cgo the go command also skips probing
 	// the C compiler. No VCS stamp either: it would relink after every
-	// commit or edit anywhere in the work tree.
-	cmd := exec.Command(gobin, "build", "-buildvcs=false", "-o", out, pkg)
+	// commit or edit anywhere in the work tree. -trimpath keeps compiled
+	// packages independent of where the checkout is, so a second clone
+	// (or CI's fresh one) reuses them instead of compiling them again.
+	cmd := exec.Command(gobin, "build", "-trimpath", "-buildvcs=false", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
