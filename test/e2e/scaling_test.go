@@ -122,7 +122,7 @@ func TestScalingLifecycle(t *testing.T) {
 	}
 	waitDisruptionsAllowed(t, cs, "history-server", 1)
 
-	s.timed("pulumi destroy", s.withConfig("destroy", "--yes", "--skip-preview")...)
+	s.timed("pulumi destroy (scaling)", s.withConfig("destroy", "--yes", "--skip-preview")...)
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
