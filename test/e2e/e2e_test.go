@@ -148,6 +148,24 @@ func (s *stack) timed(label string, args ...string) string {
 	return out
 }
 
+// destroyOnFailure destroys the stack when the test fails, so that a failed
+// step leaves the control plane empty for the tests after it.
+func (s *stack) destroyOnFailure() {
+	s.t.Cleanup(func() {
+		if s.t.Failed() {
+			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
+		}
+	})
+}
+
+// setConfig sets stack config keys, given as key, value pairs.
+func (s *stack) setConfig(kv ...string) {
+	s.t.Helper()
+	for i := 0; i+1 < len(kv); i += 2 {
+		s.pulumi(s.withConfig("config", "set", kv[i], kv[i+1])...)
+	}
+}
+
 func (s *stack) withConfig(args ...string) []string {
 	return append(args, "--stack", "dev", "--config-file", s.configFile)
 }
@@ -166,11 +184,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	}
 
 	s := newStack(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
-		}
-	})
+	s.destroyOnFailure()
 
 	s.timed(timingUp, s.withConfig("up", "--yes", "--skip-preview")...)
 	for _, o := range append(append([]object{}, kept...), cleanupList...) {
@@ -188,7 +202,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	s.timed(timingPreview, s.withConfig("preview", "--expect-no-changes")...)
 	checkDriftRepaired(t, cs, s)
 
-	s.pulumi(s.withConfig("config", "set", "labTestResources", "false")...)
+	s.setConfig("labTestResources", "false")
 	s.timed("pulumi up (test-only off)", s.withConfig("up", "--yes", "--skip-preview")...)
 	for _, o := range cleanupList {
 		requireGone(t, cs, o)

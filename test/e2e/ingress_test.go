@@ -47,20 +47,10 @@ func TestIngressControllerSwitch(t *testing.T) {
 	}
 
 	s := newStack(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
-		}
-	})
-	set := func(kv ...string) {
-		t.Helper()
-		for i := 0; i+1 < len(kv); i += 2 {
-			s.pulumi(s.withConfig("config", "set", kv[i], kv[i+1])...)
-		}
-	}
+	s.destroyOnFailure()
 
 	// Traefik from the start.
-	set("ingressController", "traefik")
+	s.setConfig("ingressController", "traefik")
 	s.timed("pulumi up (traefik)", s.withConfig("up", "--yes", "--skip-preview")...)
 	class := checkTraefikServes(t, cs)
 	ing, err := cs.NetworkingV1().Ingresses("default").Get(ctx, "echoserver-ingress", metav1.GetOptions{})
@@ -73,7 +63,7 @@ func TestIngressControllerSwitch(t *testing.T) {
 
 	// To ingress-nginx: the preview shows the IngressClass updated in
 	// place, not created or replaced.
-	set("ingressController", "ingress-nginx")
+	s.setConfig("ingressController", "ingress-nginx")
 	out := s.timed("pulumi up (to ingress-nginx)", s.withConfig("up", "--yes")...)
 	checkIngressClassUpdatedInPlace(t, out)
 	checkControllerNamespace(t, cs, "ingress-nginx", "traefik")
@@ -81,7 +71,7 @@ func TestIngressControllerSwitch(t *testing.T) {
 	s.timed("pulumi preview (ingress-nginx, no changes)", s.withConfig("preview", "--expect-no-changes")...)
 
 	// Back to Traefik, now with the Gateway API route.
-	set("ingressController", "traefik", "ingressRoute", "gateway")
+	s.setConfig("ingressController", "traefik", "ingressRoute", "gateway")
 	out = s.timed("pulumi up (traefik + gateway)", s.withConfig("up", "--yes")...)
 	checkIngressClassUpdatedInPlace(t, out)
 	checkControllerNamespace(t, cs, "traefik", "ingress-nginx")

@@ -36,22 +36,12 @@ func TestScalingLifecycle(t *testing.T) {
 		}
 	}
 	s := newStack(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
-		}
-	})
-	set := func(kv ...string) {
-		t.Helper()
-		for i := 0; i+1 < len(kv); i += 2 {
-			s.pulumi(s.withConfig("config", "set", kv[i], kv[i+1])...)
-		}
-	}
+	s.destroyOnFailure()
 
-	set("historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
+	s.setConfig("historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
 	s.timed("pulumi up (1 MinIO pod, HPA)", s.withConfig("up", "--yes", "--skip-preview")...)
 
-	set("minioReplicas", "4")
+	s.setConfig("minioReplicas", "4")
 	out := s.timed("pulumi up (minioReplicas 1 -> 4)", s.withConfig("up", "--yes")...)
 	if !regexp.MustCompile(`(?m)^.*StatefulSet\s+minio\s+replace.*warning: minioReplicas=4: distributed MinIO`).MatchString(out) {
 		t.Errorf("the preview of pulumi up does not show the MinIO StatefulSet replaced, with the warning:\n%s", out)
@@ -71,7 +61,7 @@ func TestScalingLifecycle(t *testing.T) {
 	// The HPA takes spec.replicas over: below its new minimum it scales
 	// the Deployment (no metrics needed for that), and Pulumi neither
 	// resets the count nor reports a change.
-	set("historyServerMinReplicas", "3")
+	s.setConfig("historyServerMinReplicas", "3")
 	s.timed("pulumi up (HPA min 3)", s.withConfig("up", "--yes", "--skip-preview")...)
 	kubetest.Eventually(t, readyTimeout, "the HPA scales history-server to 3", func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments("production").Get(ctx, "history-server", metav1.GetOptions{})
@@ -86,7 +76,7 @@ func TestScalingLifecycle(t *testing.T) {
 	// the HPA's minimum so that the HPA, deleted only at the end of the
 	// update, has nothing to correct in between (README: switching the
 	// HPA off).
-	set("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
+	s.setConfig("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
 	s.timed("pulumi up (back to 1 MinIO pod)", s.withConfig("up", "--yes", "--skip-preview")...)
 	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, "minio", metav1.GetOptions{})
 	if err != nil {
