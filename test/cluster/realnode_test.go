@@ -30,10 +30,7 @@ import (
 // and to a NodePort on the node address; nothing outside answers.
 func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 	cs := kubetest.Client(t)
-	node := realNode(t, cs)
-	if node == nil {
-		t.Skip("no real node: start the control plane with hack/cluster.sh up --real-node")
-	}
+	node := requireRealNode(t, cs)
 	ctx := context.Background()
 	image := netcheckImage(t)
 	ns := testNamespace(t, cs, "realnode")
@@ -236,10 +233,7 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 // node, and what a pod wrote there is still there for the next pod.
 func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
 	cs := kubetest.Client(t)
-	node := realNode(t, cs)
-	if node == nil {
-		t.Skip("no real node: start the control plane with hack/cluster.sh up --real-node")
-	}
+	requireRealNode(t, cs)
 	ctx := context.Background()
 	image := netcheckImage(t)
 	ns := testNamespace(t, cs, "volume")
@@ -405,4 +399,14 @@ func execIn(t *testing.T, ns, pod string, args ...string) string {
 		t.Fatalf("exec %v in %s: %v\n%s", args, pod, err, out)
 	}
 	return out
+}
+
+// requireRealNode returns the real node, skipping the test on fake nodes.
+func requireRealNode(t *testing.T, cs kubernetes.Interface) *corev1.Node {
+	t.Helper()
+	node := realNode(t, cs)
+	if node == nil {
+		t.Skip("no real node: start the control plane with hack/cluster.sh up --real-node")
+	}
+	return node
 }
