@@ -4,31 +4,20 @@ package e2e
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-)
 
-// stackScript runs hack/stack.sh, what make up / make preview run, on this
-// test's stack: same backend, same config file, the cluster of KUBECONFIG.
-func (s *stack) stackScript(action string, args ...string) (string, error) {
-	args = append([]string{action, "--config-file", s.configFile, "--non-interactive"}, args...)
-	cmd := exec.Command(filepath.Join(s.root, "hack", "stack.sh"), args...)
-	cmd.Dir = s.root
-	cmd.Env = append(append([]string{}, s.env...), "STACK=dev")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+	"github.com/lab5/k8s-networking/internal/stacktest"
+)
 
 // checkDriftRepaired deletes one of the stack's objects behind Pulumi's
 // back, as a user with kubectl would, and checks that make preview reports
 // it and make up puts it back; then a no-op make preview is timed.
-func checkDriftRepaired(t *testing.T, cs *kubernetes.Clientset, s *stack) {
+func checkDriftRepaired(t *testing.T, cs *kubernetes.Clientset, s *stacktest.Stack) {
 	t.Helper()
 	svc := object{"Service", "production", "history-server"}
 	if err := cs.CoreV1().Services(svc.namespace).Delete(context.Background(), svc.name, metav1.DeleteOptions{}); err != nil {
@@ -36,7 +25,7 @@ func checkDriftRepaired(t *testing.T, cs *kubernetes.Clientset, s *stack) {
 	}
 	requireGone(t, cs, svc)
 
-	out, err := s.stackScript("preview", "--expect-no-changes")
+	out, err := s.Script("preview", "--expect-no-changes")
 	if err == nil {
 		t.Errorf("hack/stack.sh preview did not notice that %s was deleted:\n%s", svc, out)
 	} else if !strings.Contains(out, "history-server") {
@@ -44,14 +33,14 @@ func checkDriftRepaired(t *testing.T, cs *kubernetes.Clientset, s *stack) {
 	}
 
 	start := time.Now()
-	if out, err := s.stackScript("up"); err != nil {
+	if out, err := s.Script("up"); err != nil {
 		t.Fatalf("hack/stack.sh up: %v\n%s", err, out)
 	}
 	recordTiming(t, timingStackUp, time.Since(start))
 	requireExists(t, cs, svc)
 
 	start = time.Now()
-	if out, err := s.stackScript("preview", "--expect-no-changes"); err != nil {
+	if out, err := s.Script("preview", "--expect-no-changes"); err != nil {
 		t.Fatalf("hack/stack.sh preview after the repair: %v\n%s", err, out)
 	}
 	recordTiming(t, timingStackPreview, time.Since(start))

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lab5/k8s-networking/internal/kubetest"
+	"github.com/lab5/k8s-networking/internal/stacktest"
 )
 
 const readyTimeout = 3 * time.Minute
@@ -66,108 +66,19 @@ type object struct{ kind, namespace, name string }
 
 func (o object) String() string { return fmt.Sprintf("%s %s/%s", o.kind, o.namespace, o.name) }
 
-// stack drives the pulumi CLI on a private copy of the dev stack: its own
-// file backend and its own copy of Pulumi.dev.yaml, so the user's stack and
-// the repository's files are never touched.
-type stack struct {
-	t          *testing.T
-	root       string
-	configFile string
-	env        []string
-}
-
-// newStack prepares the stack; unset names environment variables pulumi
-// must not see.
-func newStack(t *testing.T, unset ...string) *stack {
-	root := kubetest.RepoRoot()
-	dir := t.TempDir()
-	cfg, err := os.ReadFile(filepath.Join(root, "Pulumi.dev.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &stack{t: t, root: root, configFile: filepath.Join(dir, "Pulumi.dev.yaml")}
-	if err := os.WriteFile(s.configFile, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	backend := filepath.Join(dir, "state")
-	if err := os.MkdirAll(backend, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(unset, name) {
-			s.env = append(s.env, kv)
-		}
-	}
-	s.env = append(s.env, "PULUMI_BACKEND_URL=file://"+backend)
-	s.pulumi("plugin", "install", "resource", "kubernetes", providerVersion(t, root),
-		"--file", filepath.Join(root, ".tools", "bin", "pulumi-resource-kubernetes"))
-	s.pulumi("stack", "init", "dev")
-	return s
-}
-
-func providerVersion(t *testing.T, root string) string {
-	b, err := os.ReadFile(filepath.Join(root, "tools", "versions.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "PULUMI_KUBERNETES_VERSION="); ok {
-			v, _, _ = strings.Cut(v, "#") // a "# pin: ..." comment may follow
-			return strings.TrimSpace(v)
-		}
-	}
-	t.Fatal("PULUMI_KUBERNETES_VERSION not in tools/versions.env")
-	return ""
-}
-
-// pulumi runs one CLI command and returns its output; it fails the test on
-// a non-zero exit.
-func (s *stack) pulumi(args ...string) string {
-	s.t.Helper()
-	out, err := s.try(args...)
-	if err != nil {
-		s.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func (s *stack) try(args ...string) (string, error) {
-	cmd := exec.Command("pulumi", append(args, "--non-interactive")...)
-	cmd.Dir = s.root
-	cmd.Env = s.env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+// newStack creates a private copy of the dev stack (stacktest.New); unset
+// names environment variables pulumi must not see.
+func newStack(t *testing.T, unset ...string) *stacktest.Stack {
+	return stacktest.New(t, "dev", unset...)
 }
 
 // timed runs a pulumi command and logs its wall time for the closing report.
-func (s *stack) timed(label string, args ...string) string {
-	s.t.Helper()
+func timed(t *testing.T, s *stacktest.Stack, label string, args ...string) string {
+	t.Helper()
 	start := time.Now()
-	out := s.pulumi(args...)
-	recordTiming(s.t, label, time.Since(start))
+	out := s.Pulumi(args...)
+	recordTiming(t, label, time.Since(start))
 	return out
-}
-
-// destroyOnFailure destroys the stack when the test fails, so that a failed
-// step leaves the control plane empty for the tests after it.
-func (s *stack) destroyOnFailure() {
-	s.t.Cleanup(func() {
-		if s.t.Failed() {
-			_, _ = s.try(s.withConfig("destroy", "--yes", "--skip-preview")...)
-		}
-	})
-}
-
-// setConfig sets stack config keys, given as key, value pairs.
-func (s *stack) setConfig(kv ...string) {
-	s.t.Helper()
-	for i := 0; i+1 < len(kv); i += 2 {
-		s.pulumi(s.withConfig("config", "set", kv[i], kv[i+1])...)
-	}
-}
-
-func (s *stack) withConfig(args ...string) []string {
-	return append(args, "--stack", "dev", "--config-file", s.configFile)
 }
 
 func TestPulumiLifecycle(t *testing.T) {
@@ -184,9 +95,9 @@ func TestPulumiLifecycle(t *testing.T) {
 	}
 
 	s := newStack(t)
-	s.destroyOnFailure()
+	s.DestroyOnFailure()
 
-	s.timed(timingUp, s.withConfig("up", "--yes", "--skip-preview")...)
+	timed(t, s, timingUp, s.WithConfig("up", "--yes", "--skip-preview")...)
 	for _, o := range append(append([]object{}, kept...), cleanupList...) {
 		requireExists(t, cs, o)
 	}
@@ -199,11 +110,11 @@ func TestPulumiLifecycle(t *testing.T) {
 		})
 	}
 
-	s.timed(timingPreview, s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, timingPreview, s.WithConfig("preview", "--expect-no-changes")...)
 	checkDriftRepaired(t, cs, s)
 
-	s.setConfig("labTestResources", "false")
-	s.timed("pulumi up (test-only off)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.SetConfig("labTestResources", "false")
+	timed(t, s, "pulumi up (test-only off)", s.WithConfig("up", "--yes", "--skip-preview")...)
 	for _, o := range cleanupList {
 		requireGone(t, cs, o)
 	}
@@ -211,7 +122,7 @@ func TestPulumiLifecycle(t *testing.T) {
 		requireExists(t, cs, o)
 	}
 
-	s.timed(timingDestroy, s.withConfig("destroy", "--yes", "--skip-preview")...)
+	timed(t, s, timingDestroy, s.WithConfig("destroy", "--yes", "--skip-preview")...)
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
@@ -225,7 +136,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	if after.UID != defaultNS.UID || after.DeletionTimestamp != nil {
 		t.Fatalf("namespace default was replaced or is being deleted (uid %s -> %s)", defaultNS.UID, after.UID)
 	}
-	if !strings.Contains(s.pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
+	if !strings.Contains(s.Pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
 		t.Error("the stack still holds resources after destroy")
 	}
 }
@@ -414,8 +325,8 @@ func TestKubectlApplyBaseline(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "manifests")
 	// The provider refuses to render while KUBECONFIG is set.
 	s := newStack(t, "KUBECONFIG")
-	s.pulumi(s.withConfig("config", "set", "kubernetes:renderYamlToDirectory", dir)...)
-	s.timed("pulumi up (render YAML only)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.Pulumi(s.WithConfig("config", "set", "kubernetes:renderYamlToDirectory", dir)...)
+	timed(t, s, "pulumi up (render YAML only)", s.WithConfig("up", "--yes", "--skip-preview")...)
 
 	kubectl := func(args ...string) {
 		t.Helper()
@@ -527,10 +438,10 @@ func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
 
 // checkStackOutputs: the stack exports the URLs the README promises, with the
 // lab's names and ports (the dev stack's node address is loopback).
-func checkStackOutputs(t *testing.T, s *stack) {
+func checkStackOutputs(t *testing.T, s *stacktest.Stack) {
 	t.Helper()
 	var out map[string]any
-	if err := json.Unmarshal([]byte(s.pulumi("stack", "output", "--json", "--stack", "dev")), &out); err != nil {
+	if err := json.Unmarshal([]byte(s.Pulumi("stack", "output", "--json", "--stack", "dev")), &out); err != nil {
 		t.Fatalf("stack outputs: %v", err)
 	}
 	want := map[string]string{

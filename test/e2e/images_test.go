@@ -36,30 +36,30 @@ const devImageRepository = "localhost:5000/lab5"
 func TestImagesBuiltPushedAndRolled(t *testing.T) {
 	cs := kubetest.Client(t)
 	s := newStack(t)
-	s.root = copyProject(t, s.root)
+	s.Root = copyProject(t, s.Root)
 	t.Cleanup(func() {
-		if out, err := s.try(s.withConfig("destroy", "--yes", "--skip-preview")...); err != nil {
+		if out, err := s.Try(s.WithConfig("destroy", "--yes", "--skip-preview")...); err != nil {
 			t.Errorf("destroy: %v\n%s", err, out)
 		}
 	})
 
 	start := time.Now()
-	s.pulumi(s.withConfig("up", "--yes", "--skip-preview")...)
+	s.Pulumi(s.WithConfig("up", "--yes", "--skip-preview")...)
 	recordTiming(t, "pulumi up (create, images built)", time.Since(start))
 	hs, pf := workloadImages(t, cs)
 	for app, ref := range map[string]string{"history-server": hs, "price-fetcher": pf} {
 		checkPushed(t, app, ref)
 	}
 
-	s.timed("pulumi preview (no changes, images)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (no changes, images)", s.WithConfig("preview", "--expect-no-changes")...)
 
 	// A change to price-fetcher's code: a new file of its main package
 	// (no existing file is edited, and the binary does change).
 	change := "package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"LAB5_E2E_NEVER_SET\") == \"yes\" {\n\t\tprintln(\"changed\")\n\t}\n}\n"
-	if err := os.WriteFile(filepath.Join(s.root, "apps", "price-fetcher", "e2e_change.go"), []byte(change), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Root, "apps", "price-fetcher", "e2e_change.go"), []byte(change), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := s.pulumi(s.withConfig("preview", "--json")...)
+	out := s.Pulumi(s.WithConfig("preview", "--json")...)
 	changed, refs := previewChanges(t, out)
 	want := []string{
 		"goimage:index:Image price-fetcher: replace",
@@ -77,7 +77,7 @@ func TestImagesBuiltPushedAndRolled(t *testing.T) {
 		t.Errorf("preview pushed %s", newRef)
 	}
 
-	s.pulumi(s.withConfig("up", "--yes", "--skip-preview")...)
+	s.Pulumi(s.WithConfig("up", "--yes", "--skip-preview")...)
 	hs2, pf2 := workloadImages(t, cs)
 	if hs2 != hs {
 		t.Errorf("history-server's image changed from %s to %s, its sources did not", hs, hs2)
@@ -86,7 +86,7 @@ func TestImagesBuiltPushedAndRolled(t *testing.T) {
 		t.Errorf("after the change the CronJob runs %s (before %s, preview announced %s)", pf2, pf, newRef)
 	}
 	checkPushed(t, "price-fetcher", pf2)
-	s.pulumi(s.withConfig("preview", "--expect-no-changes")...)
+	s.Pulumi(s.WithConfig("preview", "--expect-no-changes")...)
 }
 
 // copyProject copies the project's files (tracked and new, not ignored)

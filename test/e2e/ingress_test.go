@@ -47,11 +47,11 @@ func TestIngressControllerSwitch(t *testing.T) {
 	}
 
 	s := newStack(t)
-	s.destroyOnFailure()
+	s.DestroyOnFailure()
 
 	// Traefik from the start.
-	s.setConfig("ingressController", "traefik")
-	s.timed("pulumi up (traefik)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.SetConfig("ingressController", "traefik")
+	timed(t, s, "pulumi up (traefik)", s.WithConfig("up", "--yes", "--skip-preview")...)
 	class := checkTraefikServes(t, cs)
 	ing, err := cs.NetworkingV1().Ingresses("default").Get(ctx, "echoserver-ingress", metav1.GetOptions{})
 	if err != nil {
@@ -59,20 +59,20 @@ func TestIngressControllerSwitch(t *testing.T) {
 	}
 	checkIngress(t, ing)
 	requireGone(t, cs, object{"Namespace", "", "ingress-nginx"})
-	s.timed("pulumi preview (traefik, no changes)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (traefik, no changes)", s.WithConfig("preview", "--expect-no-changes")...)
 
 	// To ingress-nginx: the preview shows the IngressClass updated in
 	// place, not created or replaced.
-	s.setConfig("ingressController", "ingress-nginx")
-	out := s.timed("pulumi up (to ingress-nginx)", s.withConfig("up", "--yes")...)
+	s.SetConfig("ingressController", "ingress-nginx")
+	out := timed(t, s, "pulumi up (to ingress-nginx)", s.WithConfig("up", "--yes")...)
 	checkIngressClassUpdatedInPlace(t, out)
 	checkControllerNamespace(t, cs, "ingress-nginx", "traefik")
 	checkSameObject(t, cs, class, ing.UID, "app.kubernetes.io/name", "ingress-nginx")
-	s.timed("pulumi preview (ingress-nginx, no changes)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (ingress-nginx, no changes)", s.WithConfig("preview", "--expect-no-changes")...)
 
 	// Back to Traefik, now with the Gateway API route.
-	s.setConfig("ingressController", "traefik", "ingressRoute", "gateway")
-	out = s.timed("pulumi up (traefik + gateway)", s.withConfig("up", "--yes")...)
+	s.SetConfig("ingressController", "traefik", "ingressRoute", "gateway")
+	out = timed(t, s, "pulumi up (traefik + gateway)", s.WithConfig("up", "--yes")...)
 	checkIngressClassUpdatedInPlace(t, out)
 	checkControllerNamespace(t, cs, "traefik", "ingress-nginx")
 	cur, err := cs.NetworkingV1().IngressClasses().Get(ctx, "nginx", metav1.GetOptions{})
@@ -81,9 +81,9 @@ func TestIngressControllerSwitch(t *testing.T) {
 	}
 	requireGone(t, cs, object{"Ingress", "default", "echoserver-ingress"})
 	checkGatewayRoute(t, cs, gw)
-	s.timed("pulumi preview (gateway, no changes)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (gateway, no changes)", s.WithConfig("preview", "--expect-no-changes")...)
 
-	s.timed("pulumi destroy (gateway)", s.withConfig("destroy", "--yes", "--skip-preview")...)
+	timed(t, s, "pulumi destroy (gateway)", s.WithConfig("destroy", "--yes", "--skip-preview")...)
 	for _, ns := range append([]string{"traefik"}, stackNamespaces...) {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
@@ -94,7 +94,7 @@ func TestIngressControllerSwitch(t *testing.T) {
 		_, err := cs.Discovery().ServerResourcesForGroupVersion("gateway.networking.k8s.io/v1")
 		return apierrors.IsNotFound(err), nil
 	})
-	if !strings.Contains(s.pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
+	if !strings.Contains(s.Pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
 		t.Error("the stack still holds resources after destroy")
 	}
 }

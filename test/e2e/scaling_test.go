@@ -36,13 +36,13 @@ func TestScalingLifecycle(t *testing.T) {
 		}
 	}
 	s := newStack(t)
-	s.destroyOnFailure()
+	s.DestroyOnFailure()
 
-	s.setConfig("historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
-	s.timed("pulumi up (1 MinIO pod, HPA)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.SetConfig("historyServerAutoscale", "true", "historyServerMinReplicas", "2", "historyServerMaxReplicas", "4")
+	timed(t, s, "pulumi up (1 MinIO pod, HPA)", s.WithConfig("up", "--yes", "--skip-preview")...)
 
-	s.setConfig("minioReplicas", "4")
-	out := s.timed("pulumi up (minioReplicas 1 -> 4)", s.withConfig("up", "--yes")...)
+	s.SetConfig("minioReplicas", "4")
+	out := timed(t, s, "pulumi up (minioReplicas 1 -> 4)", s.WithConfig("up", "--yes")...)
 	if !regexp.MustCompile(`(?m)^.*StatefulSet\s+minio\s+replace.*warning: minioReplicas=4: distributed MinIO`).MatchString(out) {
 		t.Errorf("the preview of pulumi up does not show the MinIO StatefulSet replaced, with the warning:\n%s", out)
 	}
@@ -56,13 +56,13 @@ func TestScalingLifecycle(t *testing.T) {
 		t.Errorf("HPA targets %s/%s, min %d max %d", ref.Kind, ref.Name, *hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
 	}
 	waitDisruptionsAllowed(t, cs, "history-server", 1)
-	s.timed("pulumi preview (no changes)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (no changes)", s.WithConfig("preview", "--expect-no-changes")...)
 
 	// The HPA takes spec.replicas over: below its new minimum it scales
 	// the Deployment (no metrics needed for that), and Pulumi neither
 	// resets the count nor reports a change.
-	s.setConfig("historyServerMinReplicas", "3")
-	s.timed("pulumi up (HPA min 3)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.SetConfig("historyServerMinReplicas", "3")
+	timed(t, s, "pulumi up (HPA min 3)", s.WithConfig("up", "--yes", "--skip-preview")...)
 	kubetest.Eventually(t, readyTimeout, "the HPA scales history-server to 3", func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments("production").Get(ctx, "history-server", metav1.GetOptions{})
 		return err == nil && *d.Spec.Replicas == 3 && d.Status.AvailableReplicas == 3, err
@@ -70,14 +70,14 @@ func TestScalingLifecycle(t *testing.T) {
 	if owners := replicasOwners(t, cs); !owners["kube-controller-manager (scale)"] || owners["pulumi"] {
 		t.Errorf("spec.replicas owned by %v; want the HPA controller's scale update only", owners)
 	}
-	s.timed("pulumi preview (HPA owns replicas)", s.withConfig("preview", "--expect-no-changes")...)
+	timed(t, s, "pulumi preview (HPA owns replicas)", s.WithConfig("preview", "--expect-no-changes")...)
 
 	// Back to the standalone layout and fixed replicas. The count equals
 	// the HPA's minimum so that the HPA, deleted only at the end of the
 	// update, has nothing to correct in between (README: switching the
 	// HPA off).
-	s.setConfig("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
-	s.timed("pulumi up (back to 1 MinIO pod)", s.withConfig("up", "--yes", "--skip-preview")...)
+	s.SetConfig("minioReplicas", "1", "historyServerAutoscale", "false", "historyServerReplicas", "3")
+	timed(t, s, "pulumi up (back to 1 MinIO pod)", s.WithConfig("up", "--yes", "--skip-preview")...)
 	st, err := cs.AppsV1().StatefulSets("production").Get(ctx, "minio", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -112,11 +112,11 @@ func TestScalingLifecycle(t *testing.T) {
 	}
 	waitDisruptionsAllowed(t, cs, "history-server", 1)
 
-	s.timed("pulumi destroy (scaling)", s.withConfig("destroy", "--yes", "--skip-preview")...)
+	timed(t, s, "pulumi destroy (scaling)", s.WithConfig("destroy", "--yes", "--skip-preview")...)
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
-	if !strings.Contains(s.pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
+	if !strings.Contains(s.Pulumi("stack", "--stack", "dev", "--show-urns"), "Current stack resources (0)") {
 		t.Error("the stack still holds resources after destroy")
 	}
 }
