@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/lab5/k8s-networking/internal/goimage"
 	"github.com/lab5/k8s-networking/internal/kubetest"
 )
 
@@ -32,19 +30,19 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 	cs := kubetest.Client(t)
 	node := requireRealNode(t, cs)
 	ctx := context.Background()
-	image := netcheckImage(t)
-	ns := testNamespace(t, cs, "realnode")
+	image := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
+	ns := kubetest.RestrictedNamespace(t, cs, "realnode")
 
 	// The server: unready for its first 3 s, so the kubelet's probe is
 	// seen failing (an event), then passing.
 	labels := map[string]string{"app": "web"}
-	server := netcheckPod("web", image, labels, "serve", "-ready-after", "3s")
+	server := kubetest.RestrictedPod("web", image, labels, "serve", "-ready-after", "3s")
 	server.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
 	server.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
 		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
 		PeriodSeconds: 1,
 	}
-	client := netcheckPod("client", image, map[string]string{"app": "client"}, "serve", "-addr", ":8081")
+	client := kubetest.RestrictedPod("client", image, map[string]string{"app": "client"}, "serve", "-addr", ":8081")
 	for _, p := range []*corev1.Pod{server, client} {
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -68,7 +66,7 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 			if err != nil {
 				return false, err
 			}
-			if isReady(p) {
+			if kubetest.IsReady(p) {
 				ready++
 			}
 			if name == "web" {
@@ -163,14 +161,11 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 		if node.Labels["lab5.io/network-policy-engine"] == "" {
 			t.Skip("no NetworkPolicy engine runs on the node")
 		}
-		friend := netcheckPod("friend", image, map[string]string{"app": "client", "access": "web"}, "serve", "-addr", ":8081")
+		friend := kubetest.RestrictedPod("friend", image, map[string]string{"app": "client", "access": "web"}, "serve", "-addr", ":8081")
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, friend, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		kubetest.Eventually(t, time.Minute, "pod friend Ready", func(ctx context.Context) (bool, error) {
-			p, err := cs.CoreV1().Pods(ns).Get(ctx, "friend", metav1.GetOptions{})
-			return err == nil && isReady(p), err
-		})
+		kubetest.WaitReady(t, cs, ns, "friend")
 		tcp := corev1.ProtocolTCP
 		port := intstr.FromInt32(8080)
 		np := &networkingv1.NetworkPolicy{
@@ -191,12 +186,12 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 		svcURL := "http://" + svc.Spec.ClusterIP + "/"
 		start := time.Now()
 		kubetest.Eventually(t, time.Minute, "client cut off from web by the policy", func(ctx context.Context) (bool, error) {
-			_, err := execInErr(ns, "client", "get", podURL)
+			_, err := kubetest.Netcheck(ns, "client", "get", podURL)
 			return err != nil, nil
 		})
 		t.Logf("policy enforced %s after it was created", time.Since(start).Round(time.Millisecond))
 		for _, url := range []string{podURL, svcURL} {
-			if out, err := execInErr(ns, "client", "get", url); err == nil {
+			if out, err := kubetest.Netcheck(ns, "client", "get", url); err == nil {
 				t.Errorf("client (not selected by the policy) reached %s: %s", url, out)
 			}
 			if out := execIn(t, ns, "friend", "get", url); !strings.Contains(out, "200 web") {
@@ -207,14 +202,14 @@ func TestRealNodeRunsPodsThatReachEachOther(t *testing.T) {
 			t.Fatal(err)
 		}
 		kubetest.Eventually(t, time.Minute, "client reaches web again without the policy", func(ctx context.Context) (bool, error) {
-			out, err := execInErr(ns, "client", "get", podURL)
+			out, err := kubetest.Netcheck(ns, "client", "get", podURL)
 			return err == nil && strings.Contains(out, "200 web"), nil
 		})
 	})
 	t.Run("nothing outside the cluster answers a pod, and fast", func(t *testing.T) {
 		for _, c := range [][]string{{"resolve", "example.com"}, {"resolve", "elering.ee"}, {"dial", "8.8.8.8:53"}, {"dial", "1.1.1.1:443"}} {
 			begin := time.Now()
-			out, err := execInErr(ns, "client", c...)
+			out, err := kubetest.Netcheck(ns, "client", c...)
 			took := time.Since(begin)
 			if err == nil {
 				t.Errorf("%v succeeded from a pod: %s", c, out)
@@ -235,8 +230,8 @@ func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
 	cs := kubetest.Client(t)
 	requireRealNode(t, cs)
 	ctx := context.Background()
-	image := netcheckImage(t)
-	ns := testNamespace(t, cs, "volume")
+	image := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
+	ns := kubetest.RestrictedNamespace(t, cs, "volume")
 	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "data"},
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -248,7 +243,7 @@ func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
 	}
 	run := func(name string) {
 		t.Helper()
-		p := netcheckPod(name, image, map[string]string{"app": "store"}, "serve")
+		p := kubetest.RestrictedPod(name, image, map[string]string{"app": "store"}, "serve")
 		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"},
@@ -289,73 +284,6 @@ func ptrString(s *string) string {
 	return *s
 }
 
-// netcheckImage builds test/cluster/netcheck into an image and pushes it to
-// the cluster's local registry.
-func netcheckImage(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	img, err := goimage.Build(ctx, goimage.Options{Dir: kubetest.RepoRoot(), Package: "./test/cluster/netcheck", Ports: []int{8080}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := goimage.Push(ctx, "localhost:5000/lab5-test/netcheck", img, goimage.Auth{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref.String()
-}
-
-func testNamespace(t *testing.T, cs kubernetes.Interface, prefix string) string {
-	t.Helper()
-	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1_000_000)
-	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: ns,
-		// The smoke pods meet the level the lab's production namespace
-		// enforces.
-		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
-	}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
-	return ns
-}
-
-// netcheckPod runs netcheck as a non-root user under Pod Security
-// "restricted".
-func netcheckPod(name, image string, labels map[string]string, args ...string) *corev1.Pod {
-	yes, no := true, false
-	zero := int64(0)
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: &zero,
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   &yes,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-			},
-			Containers: []corev1.Container{{
-				Name: "netcheck", Image: image, Args: args,
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: &no,
-					ReadOnlyRootFilesystem:   &yes,
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
-			}},
-		},
-	}
-}
-
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func internalIP(n *corev1.Node) string {
 	for _, a := range n.Status.Addresses {
 		if a.Type == corev1.NodeInternalIP {
@@ -383,18 +311,11 @@ func kubectl(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func execInErr(ns, pod string, args ...string) (string, error) {
-	cmd := exec.Command("kubectl", append([]string{"-n", ns, "exec", pod, "--", "/app/netcheck"}, args...)...)
-	cmd.Env = os.Environ()
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // execIn runs netcheck in a pod (kubectl exec: API server -> kubelet ->
 // containerd's stream server) and returns its output.
 func execIn(t *testing.T, ns, pod string, args ...string) string {
 	t.Helper()
-	out, err := execInErr(ns, pod, args...)
+	out, err := kubetest.Netcheck(ns, pod, args...)
 	if err != nil {
 		t.Fatalf("exec %v in %s: %v\n%s", args, pod, err, out)
 	}

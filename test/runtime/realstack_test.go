@@ -29,7 +29,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lab5/k8s-networking/apps/price-fetcher/eleringtest"
-	"github.com/lab5/k8s-networking/internal/goimage"
 	"github.com/lab5/k8s-networking/internal/kubetest"
 )
 
@@ -121,18 +120,13 @@ func TestStackPodsReadyBecauseProbesPassed(t *testing.T) {
 func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 	cs := requireStack(t)
 	ctx := context.Background()
-	fixture := pushImage(t, "./test/images/elering-fixture", "elering-fixture")
-	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
-	ns := fmt.Sprintf("runtime-%d", time.Now().UnixNano()%1_000_000)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	fixture := kubetest.PushGoImage(t, "./test/images/elering-fixture", "elering-fixture")
+	netcheck := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
+	ns := kubetest.RestrictedNamespace(t, cs, "runtime")
 
 	for _, p := range []*corev1.Pod{
-		restrictedPod("elering", fixture, map[string]string{"app": "elering"}),
-		restrictedPod("client", netcheck, map[string]string{"lab5.io/history-server-client": "true"}, "serve", "-addr", ":8081"),
+		kubetest.RestrictedPod("elering", fixture, map[string]string{"app": "elering"}),
+		kubetest.RestrictedPod("client", netcheck, map[string]string{"lab5.io/history-server-client": "true"}, "serve", "-addr", ":8081"),
 	} {
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -145,7 +139,7 @@ func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitReady(t, cs, ns, "elering", "client")
+	kubetest.WaitReady(t, cs, ns, "elering", "client")
 
 	// production's lockdown lets price-fetcher reach only history-server
 	// and the internet on 443 outside 10/8: the fixture lives in the
@@ -227,16 +221,15 @@ func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := time.Now().In(tz).AddDate(0, 0, 1).Format("2006-01-02")
-	out, err := exec.Command("kubectl", "-n", ns, "exec", "client", "--", "/app/netcheck", "get",
-		"http://history-server.production.svc.cluster.local/api/prices/?day="+day).CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "200 ") {
+	out, err := kubetest.Netcheck(ns, "client", "get", "http://history-server.production.svc.cluster.local/api/prices/?day="+day)
+	if err != nil || !strings.HasPrefix(out, "200 ") {
 		t.Fatalf("GET prices of %s from the client pod: %v\n%s", day, err, out)
 	}
 	var recs []struct {
 		Timestamp int64   `json:"timestamp"`
 		Price     float64 `json:"price"`
 	}
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(string(out)), "200 ")), &recs); err != nil {
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(out), "200 ")), &recs); err != nil {
 		t.Fatalf("history-server's answer: %v\n%s", err, out)
 	}
 	// A day has 92–100 quarter hours (24 hours before October 2025).
@@ -261,7 +254,7 @@ func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 	}
 	for end := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
 		p, err := cs.CoreV1().Pods("production").Get(ctx, "minio-0", metav1.GetOptions{})
-		if err == nil && p.UID != old.UID && isReady(p) {
+		if err == nil && p.UID != old.UID && kubetest.IsReady(p) {
 			break
 		}
 		if time.Now().After(end) {
@@ -270,70 +263,13 @@ func TestPriceFetcherJobDataReadableThroughHistoryServer(t *testing.T) {
 	}
 	var again string
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
-		o, err := exec.Command("kubectl", "-n", ns, "exec", "client", "--", "/app/netcheck", "get",
-			"http://history-server.production.svc.cluster.local/api/prices/?day="+day).CombinedOutput()
-		again = string(o)
-		if (err == nil && again == string(out)) || time.Now().After(end) {
+		again, err = kubetest.Netcheck(ns, "client", "get", "http://history-server.production.svc.cluster.local/api/prices/?day="+day)
+		if (err == nil && again == out) || time.Now().After(end) {
 			break
 		}
 	}
-	if again != string(out) {
+	if again != out {
 		t.Fatalf("after MinIO's restart history-server answers\n%s\ninstead of\n%s", again, out)
-	}
-}
-
-func pushImage(t *testing.T, pkg, name string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	img, err := goimage.Build(ctx, goimage.Options{Dir: kubetest.RepoRoot(), Package: pkg, Ports: []int{8080}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := goimage.Push(ctx, "localhost:5000/lab5-test/"+name, img, goimage.Auth{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref.String()
-}
-
-func restrictedPod(name, image string, labels map[string]string, args ...string) *corev1.Pod {
-	yes, no := true, false
-	zero := int64(0)
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: &zero,
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   &yes,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-			},
-			Containers: []corev1.Container{{
-				Name: name, Image: image, Args: args,
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: &no,
-					ReadOnlyRootFilesystem:   &yes,
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
-			}},
-		},
-	}
-}
-
-func waitReady(t *testing.T, cs kubernetes.Interface, ns string, names ...string) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for _, n := range names {
-		for {
-			p, err := cs.CoreV1().Pods(ns).Get(context.Background(), n, metav1.GetOptions{})
-			if err == nil && p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pod %s/%s not ready: %v", ns, n, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
 	}
 }
 
@@ -346,7 +282,7 @@ func waitReady(t *testing.T, cs kubernetes.Interface, ns string, names ...string
 func TestLabCurlChecksWithRealPackets(t *testing.T) {
 	cs := requireStack(t)
 	ctx := context.Background()
-	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
+	netcheck := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1_000_000)
 	clients := []struct{ ns, name string }{
 		{"default", "rt-nginx-" + suffix}, {"default", "rt-plain-" + suffix}, {"k8s-lab5", "rt-lab5-" + suffix},
@@ -356,14 +292,14 @@ func TestLabCurlChecksWithRealPackets(t *testing.T) {
 		if i == 0 {
 			labels["name"] = "nginx" // the lab's nginx label, admitted by the policy
 		}
-		p := restrictedPod(c.name, netcheck, labels, "serve", "-addr", ":8081")
+		p := kubetest.RestrictedPod(c.name, netcheck, labels, "serve", "-addr", ":8081")
 		if _, err := cs.CoreV1().Pods(c.ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cs.CoreV1().Pods(c.ns).Delete(context.Background(), c.name, metav1.DeleteOptions{}) })
 	}
 	for _, c := range clients {
-		waitReady(t, cs, c.ns, c.name)
+		kubetest.WaitReady(t, cs, c.ns, c.name)
 	}
 	pg, err := cs.CoreV1().Pods("test").Get(ctx, "postgresql-hl-test-0", metav1.GetOptions{})
 	if err != nil {
@@ -384,23 +320,14 @@ func TestLabCurlChecksWithRealPackets(t *testing.T) {
 	t.Logf("%-22s %-70s %-8s %-8s", "from", "check", "expected", "observed")
 	for _, r := range rows {
 		c := clients[r.from]
-		out, err := exec.Command("kubectl", append([]string{"-n", c.ns, "exec", c.name, "--", "/app/netcheck"}, r.what...)...).CombinedOutput()
-		got := err == nil && strings.Contains(string(out), r.expect)
+		out, err := kubetest.Netcheck(c.ns, c.name, r.what...)
+		got := err == nil && strings.Contains(out, r.expect)
 		verdict := map[bool]string{true: "allowed", false: "denied"}
 		t.Logf("%-22s %-70s %-8s %-8s", c.ns+"/"+strings.TrimSuffix(c.name, "-"+suffix), strings.Join(r.what, " "), verdict[r.allow], verdict[got])
 		if got != r.allow {
 			t.Errorf("%s %v from %s/%s: expected %s, observed %s: %s", r.what[0], r.what[1:], c.ns, c.name, verdict[r.allow], verdict[got], out)
 		}
 	}
-}
-
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // production's lockdown with real packets (productionLockdown=true, the
@@ -412,7 +339,7 @@ func isReady(p *corev1.Pod) bool {
 func TestProductionLockdownWithRealPackets(t *testing.T) {
 	cs := requireStack(t)
 	ctx := context.Background()
-	netcheck := pushImage(t, "./test/cluster/netcheck", "netcheck")
+	netcheck := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1_000_000)
 	clients := []struct {
 		ns, name string
@@ -423,13 +350,13 @@ func TestProductionLockdownWithRealPackets(t *testing.T) {
 		{"k8s-lab5", "rt-other-" + suffix, map[string]string{"lab5.io/runtime-test": "client"}},
 	}
 	for _, c := range clients {
-		if _, err := cs.CoreV1().Pods(c.ns).Create(ctx, restrictedPod(c.name, netcheck, c.labels, "serve", "-addr", ":8081"), metav1.CreateOptions{}); err != nil {
+		if _, err := cs.CoreV1().Pods(c.ns).Create(ctx, kubetest.RestrictedPod(c.name, netcheck, c.labels, "serve", "-addr", ":8081"), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cs.CoreV1().Pods(c.ns).Delete(context.Background(), c.name, metav1.DeleteOptions{}) })
 	}
 	for _, c := range clients {
-		waitReady(t, cs, c.ns, c.name)
+		kubetest.WaitReady(t, cs, c.ns, c.name)
 	}
 	const hs, minio = "history-server.production.svc.cluster.local", "minio.production.svc.cluster.local:9000"
 	rows := []struct {
@@ -448,7 +375,7 @@ func TestProductionLockdownWithRealPackets(t *testing.T) {
 	t.Logf("%-22s %-80s %-8s %-8s", "from", "check", "expected", "observed")
 	for _, r := range rows {
 		c := clients[r.from]
-		out, err := exec.Command("kubectl", append([]string{"-n", c.ns, "exec", c.name, "--", "/app/netcheck"}, r.what...)...).CombinedOutput()
+		out, err := kubetest.Netcheck(c.ns, c.name, r.what...)
 		// Any HTTP answer (even 404 for a day without data) is a connection.
 		got := err == nil
 		t.Logf("%-22s %-80s %-8s %-8s", c.ns+"/"+strings.TrimSuffix(c.name, "-"+suffix), strings.Join(r.what, " "), verdict[r.allow], verdict[got])
