@@ -58,11 +58,8 @@ func (e *Echoserver) Backend() []pulumi.Resource { return []pulumi.Resource{e.Po
 
 // NewEchoserver creates an echoserver in one namespace.
 func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts ...pulumi.ResourceOption) (*Echoserver, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeEchoserver)
-	}
-	comp := &Echoserver{}
-	if err := ctx.RegisterComponentResource(TypeEchoserver, name, comp, opts...); err != nil {
+	comp, err := newComponent[Echoserver](ctx, TypeEchoserver, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -147,10 +144,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		outputs["nodePort"] = comp.NodePort
 	}
 
-	if err := ctx.RegisterResourceOutputs(comp, outputs); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, outputs)
 }
 
 // nodePortOf reads the nodePort of the port named portName (or of the

@@ -90,11 +90,8 @@ type HistoryServer struct {
 
 // NewHistoryServer creates the history-server Deployment and Service.
 func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs, opts ...pulumi.ResourceOption) (*HistoryServer, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeHistoryServer)
-	}
-	comp := &HistoryServer{}
-	if err := ctx.RegisterComponentResource(TypeHistoryServer, name, comp, opts...); err != nil {
+	comp, err := newComponent[HistoryServer](ctx, TypeHistoryServer, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -230,13 +227,10 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 	comp.ServiceName = nameOf(svc.Metadata)
 	comp.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d",
 		comp.ServiceName, svc.Metadata.Namespace().Elem(), HistoryServerServicePort)
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+	return withOutputs(ctx, comp, pulumi.Map{
 		"serviceName": comp.ServiceName,
 		"url":         comp.URL,
-	}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	})
 }
 
 // newHistoryServerScaling adds the HPA (when configured) and, when more

@@ -189,11 +189,8 @@ type Minio struct {
 
 // NewMinio creates MinIO.
 func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.ResourceOption) (*Minio, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeMinio)
-	}
-	comp := &Minio{}
-	if err := ctx.RegisterComponentResource(TypeMinio, name, comp, opts...); err != nil {
+	comp, err := newComponent[Minio](ctx, TypeMinio, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -414,13 +411,10 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	comp.SecretName = secretName
 	comp.Endpoint = pulumi.Sprintf("%s:%d", comp.ServiceName, MinioAPIPort)
 	comp.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", comp.ServiceName, svc.Metadata.Namespace().Elem(), MinioAPIPort)
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+	return withOutputs(ctx, comp, pulumi.Map{
 		"serviceName": comp.ServiceName,
 		"secretName":  comp.SecretName,
 		"endpoint":    comp.Endpoint,
 		"url":         comp.URL,
-	}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	})
 }

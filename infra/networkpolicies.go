@@ -139,11 +139,8 @@ func samePods(podLabels map[string]string) networkingv1.NetworkPolicyPeerArgs {
 
 // NewNetworkPolicies creates the policies.
 func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesArgs, opts ...pulumi.ResourceOption) (*NetworkPolicies, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeNetworkPolicies)
-	}
-	comp := &NetworkPolicies{}
-	if err := ctx.RegisterComponentResource(TypeNetworkPolicies, name, comp, opts...); err != nil {
+	comp, err := newComponent[NetworkPolicies](ctx, TypeNetworkPolicies, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	names := pulumi.StringArray{}
@@ -246,10 +243,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 	}
 
 	comp.Names = names.ToStringArrayOutput()
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"names": comp.Names}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"names": comp.Names})
 }
 
 // newProductionLockdown creates production's default-deny policy and the

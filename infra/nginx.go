@@ -36,11 +36,8 @@ type Nginx struct {
 
 // NewNginx creates Deployment nginx in one namespace.
 func NewNginx(ctx *pulumi.Context, name string, args *NginxArgs, opts ...pulumi.ResourceOption) (*Nginx, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeNginx)
-	}
-	comp := &Nginx{}
-	if err := ctx.RegisterComponentResource(TypeNginx, name, comp, opts...); err != nil {
+	comp, err := newComponent[Nginx](ctx, TypeNginx, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -88,8 +85,5 @@ func NewNginx(ctx *pulumi.Context, name string, args *NginxArgs, opts ...pulumi.
 
 	comp.Deployment = dep
 	comp.DeploymentName = nameOf(dep.Metadata)
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"deploymentName": comp.DeploymentName}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"deploymentName": comp.DeploymentName})
 }

@@ -42,11 +42,8 @@ type Postgres struct {
 
 // NewPostgres creates the headless Service and the StatefulSet.
 func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...pulumi.ResourceOption) (*Postgres, error) {
-	if args == nil {
-		return nil, errNilArgs(TypePostgres)
-	}
-	comp := &Postgres{}
-	if err := ctx.RegisterComponentResource(TypePostgres, name, comp, opts...); err != nil {
+	comp, err := newComponent[Postgres](ctx, TypePostgres, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -133,10 +130,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, err
 	}
 
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"serviceName": comp.ServiceName}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"serviceName": comp.ServiceName})
 }
 
 func bitnamiPodSecurityContext() *corev1.PodSecurityContextArgs {

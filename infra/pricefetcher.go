@@ -42,11 +42,8 @@ type PriceFetcher struct {
 
 // NewPriceFetcher creates the price-fetcher CronJob.
 func NewPriceFetcher(ctx *pulumi.Context, name string, args *PriceFetcherArgs, opts ...pulumi.ResourceOption) (*PriceFetcher, error) {
-	if args == nil {
-		return nil, errNilArgs(TypePriceFetcher)
-	}
-	comp := &PriceFetcher{}
-	if err := ctx.RegisterComponentResource(TypePriceFetcher, name, comp, opts...); err != nil {
+	comp, err := newComponent[PriceFetcher](ctx, TypePriceFetcher, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	labels := appLabels{
@@ -105,8 +102,5 @@ func NewPriceFetcher(ctx *pulumi.Context, name string, args *PriceFetcherArgs, o
 	}
 
 	comp.CronJobName = nameOf(cj.Metadata)
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"cronJobName": comp.CronJobName}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"cronJobName": comp.CronJobName})
 }

@@ -1,6 +1,10 @@
 package infra
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
 
 // Type tokens of the program's components, as they appear in URNs.
 const (
@@ -24,4 +28,31 @@ const (
 // than panicking on the first field it reads.
 func errNilArgs(typ string) error {
 	return fmt.Errorf("%s: args are required (got nil)", typ)
+}
+
+// newComponent is every constructor's first step: it refuses nil args
+// (errNilArgs) and registers a new, empty component of type typ, which the
+// constructor then fills.
+func newComponent[C any, PC interface {
+	*C
+	pulumi.ComponentResource
+}, A any](ctx *pulumi.Context, typ, name string, args *A, opts []pulumi.ResourceOption) (PC, error) {
+	if args == nil {
+		return nil, errNilArgs(typ)
+	}
+	comp := PC(new(C))
+	if err := ctx.RegisterComponentResource(typ, name, comp, opts...); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// withOutputs is every constructor's last step: it records the
+// component's outputs and returns the component.
+func withOutputs[PC pulumi.ComponentResource](ctx *pulumi.Context, comp PC, outputs pulumi.Map) (PC, error) {
+	if err := ctx.RegisterResourceOutputs(comp, outputs); err != nil {
+		var none PC
+		return none, err
+	}
+	return comp, nil
 }
