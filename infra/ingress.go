@@ -31,7 +31,7 @@ type EchoserverIngressArgs struct {
 	// would wait for one until it times out.
 	SkipAwait bool
 	// DependsOn are resources the Ingress must wait for: the ingress
-	// controller's (IngressNginx.IngressPrerequisites, so an admission
+	// controller's (IngressController.Prerequisites, so an admission
 	// webhook, if any, serves first) and the backend's. They apply to the
 	// component and, explicitly, to the Ingress object itself. Pass
 	// resources, not components: the Go SDK expands a component to the
@@ -166,14 +166,7 @@ func loadIngressConfig(r *configReader, c *Config) {
 // ingressControllerParts is what the rest of the lab needs from whichever
 // controller serves the route.
 type ingressControllerParts struct {
-	// Namespace is the controller's namespace (resolved once it exists).
-	Namespace pulumi.StringOutput
-	// IngressClassName is "nginx" once the IngressClass exists.
-	IngressClassName pulumi.StringOutput
-	// HTTPNodePort is the node port of the controller Service's http port.
-	HTTPNodePort pulumi.IntOutput
-	// Prerequisites are what a route must be created after.
-	Prerequisites []pulumi.Resource
+	IngressController
 	// NamespaceName and PodLabels identify the controller pods for the
 	// NetworkPolicy that admits them to echoserver.
 	NamespaceName string
@@ -242,11 +235,9 @@ func (lab *Lab) newIngressController(ctx *pulumi.Context, cfg *Config, opts ...p
 		}, opts...); err != nil {
 			return nil, err
 		}
-		t := lab.Traefik
 		return &ingressControllerParts{
-			Namespace: t.Namespace, IngressClassName: t.IngressClassName, HTTPNodePort: t.HTTPNodePort,
-			Prerequisites: t.Prerequisites,
-			NamespaceName: TraefikNamespace, PodLabels: traefikLabels.Lab,
+			IngressController: lab.Traefik.IngressController,
+			NamespaceName:     TraefikNamespace, PodLabels: traefikLabels.Lab,
 			GatewayAPICRDs: crds,
 		}, nil
 	}
@@ -255,11 +246,9 @@ func (lab *Lab) newIngressController(ctx *pulumi.Context, cfg *Config, opts ...p
 	}, opts...); err != nil {
 		return nil, err
 	}
-	n := lab.IngressNginx
 	return &ingressControllerParts{
-		Namespace: n.Namespace, IngressClassName: n.IngressClassName, HTTPNodePort: n.HTTPNodePort,
-		Prerequisites: n.IngressPrerequisites,
-		NamespaceName: IngressNginxNamespace, PodLabels: ingressNginxPodLabels,
+		IngressController: lab.IngressNginx.IngressController,
+		NamespaceName:     IngressNginxNamespace, PodLabels: ingressNginxPodLabels,
 	}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -72,26 +71,7 @@ type IngressNginxArgs struct {
 type IngressNginx struct {
 	pulumi.ResourceState
 
-	// Namespace is "ingress-nginx" once the Namespace exists.
-	Namespace pulumi.StringOutput `pulumi:"namespace"`
-	// IngressClassName is "nginx" once the IngressClass exists.
-	IngressClassName pulumi.StringOutput `pulumi:"ingressClassName"`
-	// ServiceName is the controller's NodePort Service.
-	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
-	// HTTPNodePort is the node port of the controller Service's http port,
-	// as allocated by the API server.
-	HTTPNodePort pulumi.IntOutput `pulumi:"httpNodePort"`
-	// HTTPSNodePort is the node port of the https port.
-	HTTPSNodePort pulumi.IntOutput `pulumi:"httpsNodePort"`
-
-	// IngressPrerequisites are the resources an Ingress for this
-	// controller must be created after: the controller Deployment and
-	// Service, the IngressClass and, with the webhook, the
-	// ValidatingWebhookConfiguration and the Job that patches its CA.
-	// (Use these rather than pulumi.DependsOn on the component: the Go SDK
-	// expands a component to the children registered so far, which races
-	// with their asynchronous registration.)
-	IngressPrerequisites []pulumi.Resource
+	IngressController
 }
 
 // ingressNginxLabels are upstream's labels; component is "" for the
@@ -149,30 +129,18 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	parent := pulumi.Parent(comp)
 	webhook := args.AdmissionWebhook
 
-	// Namespace.
-	nsLabels := ingressNginxLabels("", false)
-	for k, v := range podSecurityLabels(PodSecurityLevels[IngressNginxNamespace]) {
-		nsLabels[k] = pulumi.String(v)
-	}
-	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: clusterObjectMeta(IngressNginxNamespace, nsLabels),
-	}, parent)
+	namespace, err := newControllerNamespace(ctx, name, IngressNginxNamespace, ingressNginxLabels("", false), parent)
 	if err != nil {
 		return nil, err
 	}
-	namespace := nameOf(ns.Metadata)
+	comp.Namespace = namespace
 	ctrlLabels := ingressNginxLabels("controller", true)
 	admLabels := ingressNginxLabels("admission-webhook", true)
 
-	// ServiceAccounts.
-	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
-		Metadata:                     objectMeta(ingressNginxSAName, namespace, ctrlLabels),
-		AutomountServiceAccountToken: pulumi.Bool(true),
-	}, parent)
+	saName, err := newTokenServiceAccount(ctx, name, ingressNginxSAName, namespace, ctrlLabels, parent)
 	if err != nil {
 		return nil, err
 	}
-	saName := nameOf(sa.Metadata)
 
 	// Controller RBAC: namespaced Role.
 	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{
@@ -213,22 +181,10 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
-	subject := func(saName pulumi.StringInput) rbacv1.SubjectArray {
-		return rbacv1.SubjectArray{rbacv1.SubjectArgs{
-			Kind:      pulumi.String("ServiceAccount"),
-			Name:      saName,
-			Namespace: namespace,
-		}}
-	}
-
 	roleBinding, err := rbacv1.NewRoleBinding(ctx, name, &rbacv1.RoleBindingArgs{
 		Metadata: objectMeta(ingressNginxRBACName, namespace, ctrlLabels),
-		RoleRef: rbacv1.RoleRefArgs{
-			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-			Kind:     pulumi.String("Role"),
-			Name:     nameOf(role.Metadata),
-		},
-		Subjects: subject(saName),
+		RoleRef:  roleRef("Role", nameOf(role.Metadata)),
+		Subjects: serviceAccountSubjects(saName, namespace),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -236,12 +192,8 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 
 	clusterRoleBinding, err := rbacv1.NewClusterRoleBinding(ctx, name, &rbacv1.ClusterRoleBindingArgs{
 		Metadata: clusterObjectMeta(ingressNginxRBACName, ingressNginxLabels("", true)),
-		RoleRef: rbacv1.RoleRefArgs{
-			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-			Kind:     pulumi.String("ClusterRole"),
-			Name:     nameOf(clusterRole.Metadata),
-		},
-		Subjects: subject(saName),
+		RoleRef:  roleRef("ClusterRole", nameOf(clusterRole.Metadata)),
+		Subjects: serviceAccountSubjects(saName, namespace),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -255,58 +207,28 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
-	// The controller's NodePort Service: http 80 and https 443, node ports
-	// allocated by the API server (the lab reads the http one).
-	svc, err := corev1.NewService(ctx, name+"-controller", &corev1.ServiceArgs{
-		Metadata: objectMeta(IngressNginxControllerName, namespace, ctrlLabels),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:           pulumi.String("NodePort"),
-			IpFamilies:     pulumi.StringArray{pulumi.String("IPv4")},
-			IpFamilyPolicy: pulumi.String("SingleStack"),
-			Selector:       ingressNginxSelector(),
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{
-					AppProtocol: pulumi.String("http"),
-					Name:        pulumi.String("http"),
-					Port:        pulumi.Int(80),
-					Protocol:    pulumi.String("TCP"),
-					TargetPort:  pulumi.String("http"),
-				},
-				corev1.ServicePortArgs{
-					AppProtocol: pulumi.String("https"),
-					Name:        pulumi.String("https"),
-					Port:        pulumi.Int(443),
-					Protocol:    pulumi.String("TCP"),
-					TargetPort:  pulumi.String("https"),
-				},
-			},
-		},
-	}, parent)
+	// The controller's NodePort Service, ports http and https.
+	svc, err := comp.newControllerService(ctx, name+"-controller", IngressNginxControllerName, ctrlLabels, ingressNginxSelector(),
+		"http", "https", parent)
 	if err != nil {
 		return nil, err
 	}
 
 	// The admission webhook's identity, RBAC, Service and certificate Job.
 	var (
-		adm             *admissionParts
-		controllerDeps  = []pulumi.Resource{configMap, roleBinding, clusterRoleBinding}
-		controllerArgs  = pulumi.StringArray{}
-		controllerPorts = corev1.ContainerPortArray{
-			corev1.ContainerPortArgs{ContainerPort: pulumi.Int(80), Name: pulumi.String("http"), Protocol: pulumi.String("TCP")},
-			corev1.ContainerPortArgs{ContainerPort: pulumi.Int(443), Name: pulumi.String("https"), Protocol: pulumi.String("TCP")},
-		}
-		volumeMounts corev1.VolumeMountArray
-		volumes      corev1.VolumeArray
+		adm            *admissionParts
+		controllerDeps = []pulumi.Resource{configMap, roleBinding, clusterRoleBinding}
+		controllerArgs = pulumi.ToStringArray([]string{
+			"/nginx-ingress-controller",
+			"--election-id=" + ingressNginxElectionID,
+			"--controller-class=" + ingressNginxControllerCls,
+			"--ingress-class=" + IngressClassNginx,
+			"--configmap=$(POD_NAMESPACE)/" + IngressNginxControllerName,
+		})
+		controllerPorts = corev1.ContainerPortArray{tcpContainerPort("http", 80), tcpContainerPort("https", 443)}
+		volumeMounts    corev1.VolumeMountArray
+		volumes         corev1.VolumeArray
 	)
-	for _, a := range []string{
-		"/nginx-ingress-controller",
-		"--election-id=" + ingressNginxElectionID,
-		"--controller-class=" + ingressNginxControllerCls,
-		"--ingress-class=" + IngressClassNginx,
-		"--configmap=$(POD_NAMESPACE)/" + IngressNginxControllerName,
-	} {
-		controllerArgs = append(controllerArgs, pulumi.String(a))
-	}
 	if webhook {
 		adm, err = newAdmissionParts(ctx, name, namespace, admLabels, ctrlLabels, parent)
 		if err != nil {
@@ -319,9 +241,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 			pulumi.String("--validating-webhook-certificate="+ingressNginxCertDir+"cert"),
 			pulumi.String("--validating-webhook-key="+ingressNginxCertDir+"key"),
 		)
-		controllerPorts = append(controllerPorts, corev1.ContainerPortArgs{
-			ContainerPort: pulumi.Int(8443), Name: pulumi.String("webhook"), Protocol: pulumi.String("TCP"),
-		})
+		controllerPorts = append(controllerPorts, tcpContainerPort("webhook", 8443))
 		volumeMounts = corev1.VolumeMountArray{corev1.VolumeMountArgs{
 			MountPath: pulumi.String(ingressNginxCertDir),
 			Name:      pulumi.String("webhook-cert"),
@@ -334,18 +254,10 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	}
 
 	healthz := func(failureThreshold int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			FailureThreshold: pulumi.Int(failureThreshold),
-			HttpGet: &corev1.HTTPGetActionArgs{
-				Path:   pulumi.String("/healthz"),
-				Port:   pulumi.Int(10254),
-				Scheme: pulumi.String("HTTP"),
-			},
-			InitialDelaySeconds: pulumi.Int(10),
-			PeriodSeconds:       pulumi.Int(10),
-			SuccessThreshold:    pulumi.Int(1),
-			TimeoutSeconds:      pulumi.Int(1),
-		}
+		return httpProbe{
+			Path: "/healthz", Port: pulumi.Int(10254), Scheme: "HTTP",
+			InitialDelaySeconds: 10, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: failureThreshold,
+		}.args()
 	}
 	fieldEnv := func(envName, path string) corev1.EnvVarInput {
 		return corev1.EnvVarArgs{
@@ -421,42 +333,20 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
-	ingressClass, err := networkingv1.NewIngressClass(ctx, name+"-"+IngressClassNginx, &networkingv1.IngressClassArgs{
-		Metadata: clusterObjectMeta(IngressClassNginx, ctrlLabels),
-		Spec: &networkingv1.IngressClassSpecArgs{
-			Controller: pulumi.String(ingressNginxControllerCls),
-		},
-	}, parent, pulumi.Aliases([]pulumi.Alias{
-		// Traefik's IngressClass nginx is this same object (switching
-		// controllers updates it in place; see ingressClassAlias).
-		ingressClassAlias(comp, "lab5:infra:Traefik", traefikComponentName, traefikComponentName+"-"+IngressClassNginx),
-	}))
+	// Traefik's IngressClass nginx is this same object.
+	ingressClass, err := comp.newIngressClassNginx(ctx, comp, name, ctrlLabels, TypeTraefik, traefikComponentName, parent)
 	if err != nil {
 		return nil, err
 	}
 
-	comp.IngressPrerequisites = []pulumi.Resource{deployment, svc, ingressClass}
+	comp.Prerequisites = []pulumi.Resource{deployment, svc, ingressClass}
 	if webhook {
 		vwc, patchJob, err := adm.finish(ctx, name, namespace, admLabels, deployment, parent)
 		if err != nil {
 			return nil, err
 		}
-		comp.IngressPrerequisites = append(comp.IngressPrerequisites, vwc, patchJob)
+		comp.Prerequisites = append(comp.Prerequisites, vwc, patchJob)
 	}
 
-	comp.Namespace = namespace
-	comp.IngressClassName = nameOf(ingressClass.Metadata)
-	comp.ServiceName = nameOf(svc.Metadata)
-	comp.HTTPNodePort = nodePortOf(ctx, svc, "http")
-	comp.HTTPSNodePort = nodePortOf(ctx, svc, "https")
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
-		"namespace":        comp.Namespace,
-		"ingressClassName": comp.IngressClassName,
-		"serviceName":      comp.ServiceName,
-		"httpNodePort":     comp.HTTPNodePort,
-		"httpsNodePort":    comp.HTTPSNodePort,
-	}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, comp.outputs())
 }

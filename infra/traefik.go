@@ -6,7 +6,6 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -85,20 +84,7 @@ type TraefikArgs struct {
 type Traefik struct {
 	pulumi.ResourceState
 
-	// Namespace is "traefik" once the Namespace exists.
-	Namespace pulumi.StringOutput `pulumi:"namespace"`
-	// IngressClassName is "nginx" once the IngressClass exists.
-	IngressClassName pulumi.StringOutput `pulumi:"ingressClassName"`
-	// ServiceName is the NodePort Service.
-	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
-	// HTTPNodePort and HTTPSNodePort are the Service's allocated node
-	// ports.
-	HTTPNodePort  pulumi.IntOutput `pulumi:"httpNodePort"`
-	HTTPSNodePort pulumi.IntOutput `pulumi:"httpsNodePort"`
-
-	// Prerequisites are what a route served by Traefik must be created
-	// after: the Deployment, the Service and the IngressClass.
-	Prerequisites []pulumi.Resource
+	IngressController
 }
 
 // traefikNginxRules are the kubernetesIngressNGINX provider's rules as
@@ -183,20 +169,12 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	parent := pulumi.Parent(comp)
 	labels := traefikLabels.all()
 
-	nsLabels := commonLabels(podSecurityLabels(PodSecurityLevels[TraefikNamespace]))
-	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: clusterObjectMeta(TraefikNamespace, nsLabels),
-	}, parent)
+	namespace, err := newControllerNamespace(ctx, name, TraefikNamespace, commonLabels(nil), parent)
 	if err != nil {
 		return nil, err
 	}
-	namespace := nameOf(ns.Metadata)
-
-	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
-		Metadata: objectMeta(TraefikName, namespace, labels),
-		// Traefik watches the API with the pod's token.
-		AutomountServiceAccountToken: pulumi.Bool(true),
-	}, parent)
+	comp.Namespace = namespace
+	saName, err := newTokenServiceAccount(ctx, name, TraefikName, namespace, labels, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +200,8 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 		}
 		crb, err := rbacv1.NewClusterRoleBinding(ctx, r.urn, &rbacv1.ClusterRoleBindingArgs{
 			Metadata: clusterObjectMeta(r.name, labels),
-			RoleRef: rbacv1.RoleRefArgs{
-				ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-				Kind:     pulumi.String("ClusterRole"),
-				Name:     nameOf(cr.Metadata),
-			},
-			Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{
-				Kind:      pulumi.String("ServiceAccount"),
-				Name:      nameOf(sa.Metadata),
-				Namespace: namespace,
-			}},
+			RoleRef:  roleRef("ClusterRole", nameOf(cr.Metadata)),
+			Subjects: serviceAccountSubjects(saName, namespace),
 		}, parent)
 		if err != nil {
 			return nil, err
@@ -241,21 +211,10 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	}
 
 	ping := func(failureThreshold int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet: &corev1.HTTPGetActionArgs{
-				Path:   pulumi.String("/ping"),
-				Port:   pulumi.String("traefik"),
-				Scheme: pulumi.String("HTTP"),
-			},
-			InitialDelaySeconds: pulumi.Int(2),
-			PeriodSeconds:       pulumi.Int(10),
-			TimeoutSeconds:      pulumi.Int(2),
-			SuccessThreshold:    pulumi.Int(1),
-			FailureThreshold:    pulumi.Int(failureThreshold),
-		}
-	}
-	port := func(name string, p int) corev1.ContainerPortArgs {
-		return corev1.ContainerPortArgs{Name: pulumi.String(name), ContainerPort: pulumi.Int(p), Protocol: pulumi.String("TCP")}
+		return httpProbe{
+			Path: "/ping", Port: pulumi.String("traefik"), Scheme: "HTTP",
+			InitialDelaySeconds: 2, PeriodSeconds: 10, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: failureThreshold,
+		}.args()
 	}
 	emptyDir := func(name string) corev1.VolumeArgs {
 		return corev1.VolumeArgs{Name: pulumi.String(name), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("64Mi")}}
@@ -274,7 +233,7 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
 				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:           nameOf(sa.Metadata),
+					ServiceAccountName:           saName,
 					AutomountServiceAccountToken: pulumi.Bool(true),
 					SecurityContext:              nonRootPodSecurityContext(traefikUID),
 					// Traefik drains on SIGTERM (lifeCycle.graceTimeOut,
@@ -286,9 +245,9 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
 						Args:            pulumi.ToStringArray(traefikArgs(args)),
 						Ports: corev1.ContainerPortArray{
-							port("web", traefikWebPort),
-							port("websecure", traefikWebSecurePort),
-							port("traefik", traefikAdminPort),
+							tcpContainerPort("web", traefikWebPort),
+							tcpContainerPort("websecure", traefikWebSecurePort),
+							tcpContainerPort("traefik", traefikAdminPort),
 						},
 						ReadinessProbe: ping(1),
 						LivenessProbe:  ping(3),
@@ -315,56 +274,16 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 		return nil, err
 	}
 
-	svcPort := func(name string, p int, target string) corev1.ServicePortArgs {
-		return corev1.ServicePortArgs{
-			Name: pulumi.String(name), AppProtocol: pulumi.String(name), Protocol: pulumi.String("TCP"),
-			Port: pulumi.Int(p), TargetPort: pulumi.String(target),
-		}
-	}
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: objectMeta(TraefikName, namespace, labels),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:           pulumi.String("NodePort"),
-			IpFamilies:     pulumi.StringArray{pulumi.String("IPv4")},
-			IpFamilyPolicy: pulumi.String("SingleStack"),
-			Selector:       traefikLabels.selector(),
-			// The names (http, https) are ingress-nginx's, so the
-			// lab's commands reading the http node port work on both.
-			Ports: corev1.ServicePortArray{svcPort("http", 80, "web"), svcPort("https", 443, "websecure")},
-		},
-	}, parent)
+	svc, err := comp.newControllerService(ctx, name, TraefikName, labels, traefikLabels.selector(), "web", "websecure", parent)
 	if err != nil {
 		return nil, err
 	}
-
-	// IngressClass nginx, with ingress-nginx's controller value: that is
-	// what Traefik's NGINX provider selects Ingresses by. The alias makes
-	// switching between the controllers an in-place update of this one
-	// object (ingressClassAlias).
-	ingressClass, err := networkingv1.NewIngressClass(ctx, name+"-"+IngressClassNginx, &networkingv1.IngressClassArgs{
-		Metadata: clusterObjectMeta(IngressClassNginx, labels),
-		Spec:     &networkingv1.IngressClassSpecArgs{Controller: pulumi.String(ingressNginxControllerCls)},
-	}, parent, pulumi.Aliases([]pulumi.Alias{
-		ingressClassAlias(comp, "lab5:infra:IngressNginx", ingressNginxComponentName, ingressNginxComponentName+"-"+IngressClassNginx),
-	}))
+	// IngressClass nginx: what Traefik's NGINX provider selects Ingresses
+	// by; ingress-nginx's is the same object.
+	ingressClass, err := comp.newIngressClassNginx(ctx, comp, name, labels, TypeIngressNginx, ingressNginxComponentName, parent)
 	if err != nil {
 		return nil, err
 	}
-
-	comp.Namespace = namespace
-	comp.IngressClassName = nameOf(ingressClass.Metadata)
-	comp.ServiceName = nameOf(svc.Metadata)
-	comp.HTTPNodePort = nodePortOf(ctx, svc, "http")
-	comp.HTTPSNodePort = nodePortOf(ctx, svc, "https")
 	comp.Prerequisites = []pulumi.Resource{deployment, svc, ingressClass}
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
-		"namespace":        comp.Namespace,
-		"ingressClassName": comp.IngressClassName,
-		"serviceName":      comp.ServiceName,
-		"httpNodePort":     comp.HTTPNodePort,
-		"httpsNodePort":    comp.HTTPSNodePort,
-	}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, comp.outputs())
 }

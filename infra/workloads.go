@@ -29,6 +29,45 @@ func (r resourceSpec) args() *corev1.ResourceRequirementsArgs {
 	}
 }
 
+// httpProbe is a container probe: an HTTP GET of Path on Port (a number or
+// a container port's name). Zero fields stay unset, so the API server's
+// defaults apply, as each workload's upstream manifest has it.
+type httpProbe struct {
+	Path string
+	Port pulumi.Input
+	// Scheme is "HTTP" where the upstream manifest spells it out.
+	Scheme                                                                                 string
+	InitialDelaySeconds, PeriodSeconds, TimeoutSeconds, SuccessThreshold, FailureThreshold int
+}
+
+func (p httpProbe) args() *corev1.ProbeArgs {
+	get := &corev1.HTTPGetActionArgs{Path: pulumi.String(p.Path), Port: p.Port}
+	if p.Scheme != "" {
+		get.Scheme = pulumi.String(p.Scheme)
+	}
+	return &corev1.ProbeArgs{
+		HttpGet:             get,
+		InitialDelaySeconds: intIfSet(p.InitialDelaySeconds),
+		PeriodSeconds:       intIfSet(p.PeriodSeconds),
+		TimeoutSeconds:      intIfSet(p.TimeoutSeconds),
+		SuccessThreshold:    intIfSet(p.SuccessThreshold),
+		FailureThreshold:    intIfSet(p.FailureThreshold),
+	}
+}
+
+// intIfSet leaves a field unset (nil) for 0.
+func intIfSet(n int) pulumi.IntPtrInput {
+	if n == 0 {
+		return nil
+	}
+	return pulumi.Int(n)
+}
+
+// tcpContainerPort is a named TCP container port.
+func tcpContainerPort(name string, port int) corev1.ContainerPortArgs {
+	return corev1.ContainerPortArgs{Name: pulumi.String(name), ContainerPort: pulumi.Int(port), Protocol: pulumi.String("TCP")}
+}
+
 // runtimeDefaultSeccomp is the container runtime's default seccomp profile.
 func runtimeDefaultSeccomp() *corev1.SeccompProfileArgs {
 	return &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")}
@@ -57,11 +96,7 @@ func nonRootSecurityContext(uid int, readOnlyRootFS bool) *corev1.SecurityContex
 func imageUserSecurityContext(addCaps ...string) *corev1.SecurityContextArgs {
 	caps := &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}}
 	if len(addCaps) > 0 {
-		add := pulumi.StringArray{}
-		for _, c := range addCaps {
-			add = append(add, pulumi.String(c))
-		}
-		caps.Add = add
+		caps.Add = pulumi.ToStringArray(addCaps)
 	}
 	return &corev1.SecurityContextArgs{
 		AllowPrivilegeEscalation: pulumi.Bool(false),
