@@ -15,7 +15,14 @@ const (
 	EchoserverNodePort = 30001
 )
 
-var echoserverLabLabels = map[string]string{"app": EchoserverName}
+// echoserverLabels are the labels of the echoserver in one namespace; the
+// lab's app=echoserver selects its pods.
+func echoserverLabels(namespace string) appLabels {
+	return appLabels{
+		Name: EchoserverName, Instance: EchoserverName + "-" + namespace, Component: "echo",
+		Lab: map[string]string{"app": EchoserverName},
+	}
+}
 
 // EchoserverArgs configures one echoserver instance.
 type EchoserverArgs struct {
@@ -62,10 +69,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: EchoserverName, Instance: EchoserverName + "-" + args.NamespaceName, Component: "echo",
-		Lab: echoserverLabLabels,
-	}
+	labels := echoserverLabels(args.NamespaceName)
 
 	pod, err := corev1.NewPod(ctx, name, &corev1.PodArgs{
 		Metadata: objectMeta(EchoserverName, args.Namespace, labels.all()),

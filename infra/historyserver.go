@@ -20,11 +20,11 @@ const (
 	historyServerUID = 65532
 )
 
-// historyServerLabLabels are the labels the lab prescribes for the
+// historyServerLabels: the lab prescribes app and microservice for the
 // Deployment and its pod template.
-var historyServerLabLabels = map[string]string{
-	"app":          "electricity-calculator",
-	"microservice": "history-server",
+var historyServerLabels = appLabels{
+	Name: HistoryServerName, Instance: HistoryServerName, Component: "api",
+	Lab: map[string]string{"app": "electricity-calculator", "microservice": "history-server"},
 }
 
 // HistoryServerArgs configures the HistoryServer component.
@@ -94,22 +94,13 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: HistoryServerName, Instance: HistoryServerName, Component: "api",
-		Lab: historyServerLabLabels,
-	}
+	labels := historyServerLabels
 
 	probe := func(path string) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet: &corev1.HTTPGetActionArgs{
-				Path: pulumi.String(path),
-				Port: pulumi.String("http"),
-			},
-			InitialDelaySeconds: pulumi.Int(3),
-			PeriodSeconds:       pulumi.Int(10),
-			TimeoutSeconds:      pulumi.Int(2),
-			FailureThreshold:    pulumi.Int(3),
-		}
+		return httpProbe{
+			Path: path, Port: pulumi.String("http"),
+			InitialDelaySeconds: 3, PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3,
+		}.args()
 	}
 
 	// Replicas: fixed by the stack, or the HPA's minimum to start from.
@@ -139,7 +130,7 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(replicas),
 			Strategy: historyServerRollout(),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			Selector: labels.podSelector(),
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
 				Spec: &corev1.PodSpecArgs{
@@ -156,7 +147,7 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 							MaxSkew:           pulumi.Int(1),
 							TopologyKey:       pulumi.String(labelHostname),
 							WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
-							LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+							LabelSelector:     labels.podSelector(),
 							MatchLabelKeys:    pulumi.StringArray{pulumi.String("pod-template-hash")},
 						},
 					},
@@ -275,7 +266,7 @@ func newHistoryServerScaling(ctx *pulumi.Context, comp *HistoryServer, name stri
 		Metadata: objectMeta(HistoryServerName, args.Namespace, labels.all()),
 		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
 			MaxUnavailable:             pulumi.Int(1),
-			Selector:                   &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			Selector:                   labels.podSelector(),
 			UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
 		},
 	}, pulumi.Parent(comp))

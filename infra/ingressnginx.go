@@ -94,7 +94,7 @@ func ingressNginxLabels(component string, withPartOf bool) pulumi.StringMap {
 
 // ingressNginxSelector selects the controller pods.
 func ingressNginxSelector() pulumi.StringMap {
-	return stringMap(ingressNginxPodLabels)
+	return pulumi.ToStringMap(ingressNginxPodLabels)
 }
 
 func policyRule(groups, resources, verbs []string, resourceNames ...string) rbacv1.PolicyRuleInput {

@@ -31,19 +31,11 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 	a := &admissionParts{}
 	urn := name + "-admission"
 
-	sa, err := corev1.NewServiceAccount(ctx, urn, &corev1.ServiceAccountArgs{
-		Metadata:                     objectMeta(IngressNginxAdmissionName, namespace, admLabels),
-		AutomountServiceAccountToken: pulumi.Bool(true),
-	}, parent)
-	if err != nil {
+	var err error
+	if a.saName, err = newTokenServiceAccount(ctx, urn, IngressNginxAdmissionName, namespace, admLabels, parent); err != nil {
 		return nil, err
 	}
-	a.saName = nameOf(sa.Metadata)
-	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
-		Kind:      pulumi.String("ServiceAccount"),
-		Name:      a.saName,
-		Namespace: namespace,
-	}}
+	subjects := serviceAccountSubjects(a.saName, namespace)
 
 	role, err := rbacv1.NewRole(ctx, urn, &rbacv1.RoleArgs{
 		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
@@ -65,11 +57,7 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 	}
 	rb, err := rbacv1.NewRoleBinding(ctx, urn, &rbacv1.RoleBindingArgs{
 		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
-		RoleRef: rbacv1.RoleRefArgs{
-			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-			Kind:     pulumi.String("Role"),
-			Name:     nameOf(role.Metadata),
-		},
+		RoleRef:  roleRef("Role", nameOf(role.Metadata)),
 		Subjects: subjects,
 	}, parent)
 	if err != nil {
@@ -77,11 +65,7 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 	}
 	crb, err := rbacv1.NewClusterRoleBinding(ctx, urn, &rbacv1.ClusterRoleBindingArgs{
 		Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
-		RoleRef: rbacv1.RoleRefArgs{
-			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-			Kind:     pulumi.String("ClusterRole"),
-			Name:     nameOf(clusterRole.Metadata),
-		},
+		RoleRef:  roleRef("ClusterRole", nameOf(clusterRole.Metadata)),
 		Subjects: subjects,
 	}, parent)
 	if err != nil {

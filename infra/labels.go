@@ -1,6 +1,7 @@
 package infra
 
 import (
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -51,7 +52,15 @@ func (l appLabels) all() pulumi.StringMap {
 
 // selector returns only the lab's labels, for selectors.
 func (l appLabels) selector() pulumi.StringMap {
-	return stringMap(l.Lab)
+	return pulumi.ToStringMap(l.Lab)
+}
+
+// podSelector selects the workload's pods by the lab's labels: the one
+// selector of an app, for its Deployment or StatefulSet, its Services,
+// PodDisruptionBudget and spread constraints, and the NetworkPolicies that
+// name its pods.
+func (l appLabels) podSelector() *metav1.LabelSelectorArgs {
+	return &metav1.LabelSelectorArgs{MatchLabels: l.selector()}
 }
 
 // commonLabels are the labels of objects that are not part of one workload
@@ -62,14 +71,6 @@ func commonLabels(extra map[string]string) pulumi.StringMap {
 		labelManagedBy: pulumi.String(managedByPulumi),
 	}
 	for k, v := range extra {
-		m[k] = pulumi.String(v)
-	}
-	return m
-}
-
-func stringMap(in map[string]string) pulumi.StringMap {
-	m := make(pulumi.StringMap, len(in))
-	for k, v := range in {
 		m[k] = pulumi.String(v)
 	}
 	return m

@@ -45,6 +45,12 @@ const (
 	labelHostname = "kubernetes.io/hostname"
 )
 
+// minioLabels: the lab's app=minio selects the MinIO pods.
+var minioLabels = appLabels{
+	Name: "minio", Instance: "minio", Component: "object-storage",
+	Lab: map[string]string{"app": MinioName},
+}
+
 // minioMaxSetSize is the largest erasure set MinIO forms. Its smallest is
 // 2, but sets of 2 or 3 drives get parity 1 and the 2-drive set accepts no
 // write with one pod down, so this stack only accepts layouts whose sets
@@ -193,10 +199,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: "minio", Instance: "minio", Component: "object-storage",
-		Lab: map[string]string{"app": MinioName},
-	}
+	labels := minioLabels
 
 	secret, err := corev1.NewSecret(ctx, name+"-secret", &corev1.SecretArgs{
 		Metadata: objectMeta(MinioSecretName, args.Namespace, labels.all()),
@@ -224,17 +227,10 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	}
 
 	healthProbe := func(path string, initialDelay int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet: &corev1.HTTPGetActionArgs{
-				Path:   pulumi.String(path),
-				Port:   pulumi.Int(MinioAPIPort),
-				Scheme: pulumi.String("HTTP"),
-			},
-			InitialDelaySeconds: pulumi.Int(initialDelay),
-			PeriodSeconds:       pulumi.Int(10),
-			TimeoutSeconds:      pulumi.Int(5),
-			FailureThreshold:    pulumi.Int(3),
-		}
+		return httpProbe{
+			Path: path, Port: pulumi.Int(MinioAPIPort), Scheme: "HTTP",
+			InitialDelaySeconds: initialDelay, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 3,
+		}.args()
 	}
 
 	// The Service is created before the StatefulSet that names it as its
@@ -356,7 +352,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 				MaxSkew:           pulumi.Int(1),
 				TopologyKey:       pulumi.String(labelHostname),
 				WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
-				LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+				LabelSelector:     labels.podSelector(),
 				// Only this layout's pods count: while a layout change
 				// replaces the StatefulSet, the old layout's pods still
 				// run and would skew the spread of the new ones.
@@ -367,7 +363,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 
 	spec.ServiceName = governing.ToStringPtrOutput()
 	spec.Replicas = pulumi.Int(replicas)
-	spec.Selector = &metav1.LabelSelectorArgs{MatchLabels: labels.selector()}
+	spec.Selector = labels.podSelector()
 	spec.Template = &corev1.PodTemplateSpecArgs{
 		Metadata: &metav1.ObjectMetaArgs{Labels: stsLabels.all()},
 		Spec:     podSpec,
@@ -399,7 +395,7 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 			Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
 				MaxUnavailable: pulumi.Int(minioWriteTolerance(minioErasureSetSize(replicas))),
-				Selector:       &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+				Selector:       labels.podSelector(),
 			},
 		}, pulumi.Parent(comp)); err != nil {
 			return nil, err

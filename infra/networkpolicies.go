@@ -69,9 +69,6 @@ const (
 	labelNamespaceName = "kubernetes.io/metadata.name"
 )
 
-// minioPodLabels select the MinIO pods (the lab's app=minio).
-var minioPodLabels = map[string]string{"app": MinioName}
-
 // kubeDNSLabels select the cluster DNS pods (CoreDNS keeps kube-dns's
 // k8s-app label for compatibility).
 var kubeDNSLabels = map[string]string{"k8s-app": "kube-dns"}
@@ -131,10 +128,8 @@ func namespacePods(namespace string, podLabels pulumi.StringMap) networkingv1.Ne
 }
 
 // samePods is a peer selecting pods of the policy's own namespace.
-func samePods(podLabels map[string]string) networkingv1.NetworkPolicyPeerArgs {
-	return networkingv1.NetworkPolicyPeerArgs{
-		PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(podLabels)},
-	}
+func samePods(app appLabels) networkingv1.NetworkPolicyPeerArgs {
+	return networkingv1.NetworkPolicyPeerArgs{PodSelector: app.podSelector()}
 }
 
 // NewNetworkPolicies creates the policies.
@@ -152,7 +147,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(EchoserverNetworkPolicyName, args.DefaultNamespace, commonLabels(nil)),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
-				PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(echoserverLabLabels)},
+				PodSelector: echoserverLabels(NamespaceDefault).podSelector(),
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
 					From: networkingv1.NetworkPolicyPeerArray{
@@ -161,9 +156,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 								"kubernetes.io/metadata.name": pulumi.String(NamespaceK8sLab5),
 							}},
 						},
-						networkingv1.NetworkPolicyPeerArgs{
-							PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(nginxLabLabels)},
-						},
+						samePods(nginxLabels(NamespaceDefault)),
 					},
 					Ports: tcpPort(EchoserverPort),
 				}},
@@ -179,14 +172,14 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		// or Traefik's in traefik) must be admitted too, or the route
 		// to echoserver stops working. A separate policy keeps the lab's
 		// exactly as written (policies are additive).
-		ctlNS, ctlPods := args.IngressController, stringMap(args.IngressControllerPods)
+		ctlNS, ctlPods := args.IngressController, pulumi.ToStringMap(args.IngressControllerPods)
 		if ctlNS == "" {
 			ctlNS, ctlPods = IngressNginxNamespace, ingressNginxSelector()
 		}
 		np, err = networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(EchoserverAllowIngressControllerName, args.DefaultNamespace, commonLabels(nil)),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
-				PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(echoserverLabLabels)},
+				PodSelector: echoserverLabels(NamespaceDefault).podSelector(),
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
 					From: networkingv1.NetworkPolicyPeerArray{
@@ -209,22 +202,20 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 	// second rule, so the lab's rule stays exactly as written.
 	minioIngress := networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
 		From: networkingv1.NetworkPolicyPeerArray{
-			networkingv1.NetworkPolicyPeerArgs{
-				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(historyServerLabLabels)},
-			},
+			samePods(historyServerLabels),
 		},
 		Ports: tcpPort(MinioAPIPort),
 	}}
 	if args.MinioPeers {
 		minioIngress = append(minioIngress, networkingv1.NetworkPolicyIngressRuleArgs{
-			From:  networkingv1.NetworkPolicyPeerArray{samePods(minioPodLabels)},
+			From:  networkingv1.NetworkPolicyPeerArray{samePods(minioLabels)},
 			Ports: tcpPort(MinioAPIPort),
 		})
 	}
 	np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, MinioNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
 		Metadata: objectMeta(MinioNetworkPolicyName, args.ProductionNamespace, commonLabels(nil)),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(MinioName)}},
+			PodSelector: minioLabels.podSelector(),
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 			Ingress:     minioIngress,
 		},
@@ -284,7 +275,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		PodSelector: metav1.LabelSelectorArgs{},
 		PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
-			To: networkingv1.NetworkPolicyPeerArray{namespacePods(kubeSystemNamespace, stringMap(kubeDNSLabels))},
+			To: networkingv1.NetworkPolicyPeerArray{namespacePods(kubeSystemNamespace, pulumi.ToStringMap(kubeDNSLabels))},
 			Ports: networkingv1.NetworkPolicyPortArray{
 				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(dnsPort)},
 				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(dnsPort)},
@@ -299,11 +290,11 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 	// history-server: called by price-fetcher (POST) and by labelled
 	// client pods of any namespace (users' GETs); calls MinIO.
 	np, err = create(HistoryServerNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
-		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(historyServerLabLabels)},
+		PodSelector: historyServerLabels.podSelector(),
 		PolicyTypes: ingressEgress,
 		Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
 			From: networkingv1.NetworkPolicyPeerArray{
-				samePods(priceFetcherLabLabels),
+				samePods(priceFetcherLabels),
 				networkingv1.NetworkPolicyPeerArgs{
 					NamespaceSelector: &metav1.LabelSelectorArgs{},
 					PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
@@ -315,7 +306,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 			Ports: tcpPort(HistoryServerPort),
 		}},
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
-			To:    networkingv1.NetworkPolicyPeerArray{samePods(map[string]string{"app": MinioName})},
+			To:    networkingv1.NetworkPolicyPeerArray{samePods(minioLabels)},
 			Ports: tcpPort(MinioAPIPort),
 		}},
 	})
@@ -331,11 +322,11 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		except = append(except, pulumi.String(c))
 	}
 	np, err = create(PriceFetcherNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
-		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(priceFetcherLabLabels)},
+		PodSelector: priceFetcherLabels.podSelector(),
 		PolicyTypes: ingressEgress,
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{
 			networkingv1.NetworkPolicyEgressRuleArgs{
-				To:    networkingv1.NetworkPolicyPeerArray{samePods(historyServerLabLabels)},
+				To:    networkingv1.NetworkPolicyPeerArray{samePods(historyServerLabels)},
 				Ports: tcpPort(HistoryServerPort),
 			},
 			networkingv1.NetworkPolicyEgressRuleArgs{
@@ -356,10 +347,10 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 	// else but DNS, which allow-dns-egress gives every pod.
 	if args.MinioPeers {
 		np, err = create(MinioPeerEgressName, &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(minioPodLabels)},
+			PodSelector: minioLabels.podSelector(),
 			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
 			Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
-				To:    networkingv1.NetworkPolicyPeerArray{samePods(minioPodLabels)},
+				To:    networkingv1.NetworkPolicyPeerArray{samePods(minioLabels)},
 				Ports: tcpPort(MinioAPIPort),
 			}},
 		})

@@ -14,7 +14,12 @@ const (
 
 // nginxLabLabels: the lab selects these pods with `-l name=nginx` and its
 // echoserver NetworkPolicy admits podSelector name=nginx.
-var nginxLabLabels = map[string]string{"name": NginxName}
+func nginxLabels(namespace string) appLabels {
+	return appLabels{
+		Name: NginxName, Instance: NginxName + "-" + namespace, Component: "client",
+		Lab: map[string]string{"name": NginxName},
+	}
+}
 
 // NginxArgs configures one nginx Deployment.
 type NginxArgs struct {
@@ -40,16 +45,13 @@ func NewNginx(ctx *pulumi.Context, name string, args *NginxArgs, opts ...pulumi.
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: NginxName, Instance: NginxName + "-" + args.NamespaceName, Component: "client",
-		Lab: nginxLabLabels,
-	}
+	labels := nginxLabels(args.NamespaceName)
 
 	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: objectMeta(NginxName, args.Namespace, labels.all()),
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(1),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			Selector: labels.podSelector(),
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
 				Spec: &corev1.PodSpecArgs{

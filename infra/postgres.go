@@ -16,7 +16,10 @@ const (
 	postgresUID = 1001
 )
 
-var postgresLabLabels = map[string]string{"app": PostgresStatefulSetName}
+var postgresLabels = appLabels{
+	Name: "postgresql", Instance: PostgresStatefulSetName, Component: "database",
+	Lab: map[string]string{"app": PostgresStatefulSetName},
+}
 
 // PostgresArgs configures the headless-Service demo.
 type PostgresArgs struct {
@@ -46,10 +49,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: "postgresql", Instance: PostgresStatefulSetName, Component: "database",
-		Lab: postgresLabLabels,
-	}
+	labels := postgresLabels
 
 	// The headless Service first: the StatefulSet names it as its
 	// governing service, which gives the pods their DNS names
@@ -79,7 +79,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		Spec: &appsv1.StatefulSetSpecArgs{
 			ServiceName: comp.ServiceName.ToStringPtrOutput(),
 			Replicas:    pulumi.Int(PostgresReplicas),
-			Selector:    &metav1.LabelSelectorArgs{MatchLabels: labels.selector()},
+			Selector:    labels.podSelector(),
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels.all()},
 				Spec: &corev1.PodSpecArgs{

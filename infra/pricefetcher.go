@@ -13,9 +13,9 @@ const (
 	priceFetcherUID = 65532
 )
 
-var priceFetcherLabLabels = map[string]string{
-	"app":          "electricity-calculator",
-	"microservice": "price-fetcher",
+var priceFetcherLabels = appLabels{
+	Name: PriceFetcherName, Instance: PriceFetcherName, Component: "fetcher",
+	Lab: map[string]string{"app": "electricity-calculator", "microservice": "price-fetcher"},
 }
 
 // PriceFetcherArgs configures the PriceFetcher component.
@@ -46,10 +46,7 @@ func NewPriceFetcher(ctx *pulumi.Context, name string, args *PriceFetcherArgs, o
 	if err != nil {
 		return nil, err
 	}
-	labels := appLabels{
-		Name: PriceFetcherName, Instance: PriceFetcherName, Component: "fetcher",
-		Lab: priceFetcherLabLabels,
-	}
+	labels := priceFetcherLabels
 
 	cj, err := batchv1.NewCronJob(ctx, name, &batchv1.CronJobArgs{
 		Metadata: objectMeta(PriceFetcherName, args.Namespace, labels.all()),

@@ -224,7 +224,7 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 		Metadata: objectMeta(TraefikName, namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(1),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: traefikLabels.selector()},
+			Selector: traefikLabels.podSelector(),
 			Strategy: &appsv1.DeploymentStrategyArgs{
 				Type: pulumi.String("RollingUpdate"),
 				// The new pod serves before the old one stops.
