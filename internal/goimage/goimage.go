@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -49,9 +48,35 @@ const (
 	AnnotationTitle    = "org.opencontainers.image.title"
 )
 
-// epoch is every timestamp in the image (files, config, history): a build
+// Epoch is every timestamp in the image (files, config, history): a build
 // date would make each build's digest different.
-var epoch = time.Unix(0, 0).UTC()
+var Epoch = time.Unix(0, 0).UTC()
+
+// EmptyOCI is the empty base image with OCI media types.
+func EmptyOCI() v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+}
+
+// AppendLayer is the one step every reproducible image here ends with: layer
+// on base (EmptyOCI for a new image), its history entry and the config
+// created at the Epoch, for platform p, with config c and no author.
+func AppendLayer(base v1.Image, layer v1.Layer, history v1.History, p v1.Platform, c v1.Config) (v1.Image, error) {
+	history.Created = v1.Time{Time: Epoch}
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: history})
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
+	cf.Created = v1.Time{Time: Epoch}
+	cf.Author = ""
+	cf.Config = c
+	return mutate.ConfigFile(img, cf)
+}
 
 // Options describe one image.
 type Options struct {
@@ -215,42 +240,21 @@ func imageFor(o Options, p v1.Platform, bin []byte) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{
-		Layer: layer,
-		History: v1.History{
-			Author:    "goimage",
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "go build " + o.Package,
-			Comment:   "static Go binary, CA bundle, passwd",
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.MediaType(img, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-	cf.Created = v1.Time{Time: epoch}
-	cf.Author = ""
-	cf.Config = v1.Config{
+	config := v1.Config{
 		Entrypoint: []string{path.Join(AppDir, o.Name)},
 		User:       User,
 		WorkingDir: WorkingDir,
 		Env:        []string{"PATH=" + PathEnv, "SSL_CERT_FILE=" + CABundlePath},
 	}
 	if len(o.Ports) > 0 {
-		ports := append([]int(nil), o.Ports...)
-		sort.Ints(ports)
-		cf.Config.ExposedPorts = map[string]struct{}{}
-		for _, port := range ports {
-			cf.Config.ExposedPorts[fmt.Sprintf("%d/tcp", port)] = struct{}{}
+		config.ExposedPorts = map[string]struct{}{}
+		for _, port := range o.Ports {
+			config.ExposedPorts[fmt.Sprintf("%d/tcp", port)] = struct{}{}
 		}
 	}
-	return mutate.ConfigFile(img, cf)
+	return AppendLayer(EmptyOCI(), layer, v1.History{
+		Author:    "goimage",
+		CreatedBy: "go build " + o.Package,
+		Comment:   "static Go binary, CA bundle, passwd",
+	}, p, config)
 }

@@ -168,7 +168,7 @@ func TestImageConfig(t *testing.T) {
 	if cf.OS != "linux" || cf.Architecture != "amd64" || cf.Variant != "" {
 		t.Errorf("platform %s/%s/%s, want linux/amd64", cf.OS, cf.Architecture, cf.Variant)
 	}
-	if !cf.Created.Equal(epoch) {
+	if !cf.Created.Equal(Epoch) {
 		t.Errorf("created %v, want the epoch", cf.Created)
 	}
 	c := cf.Config
@@ -222,7 +222,7 @@ func TestLayerFiles(t *testing.T) {
 	for _, f := range files {
 		names = append(names, f.hdr.Name)
 		byName[f.hdr.Name] = f
-		if !f.hdr.ModTime.Equal(epoch) {
+		if !f.hdr.ModTime.Equal(Epoch) {
 			t.Errorf("%s: mtime %v, want the epoch", f.hdr.Name, f.hdr.ModTime)
 		}
 	}

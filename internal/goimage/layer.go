@@ -85,7 +85,7 @@ func appLayer(name string, bin []byte) (v1.Layer, error) {
 			Mode:    e.mode,
 			Uid:     e.uid,
 			Gid:     e.gid,
-			ModTime: epoch,
+			ModTime: Epoch,
 			Format:  tar.FormatPAX,
 		}
 		if e.dir {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -516,26 +515,14 @@ func dirLayer(dir string, owners map[string]int) (v1.Layer, error) {
 
 // imageOf is one layer on an empty base with the given config.
 func imageOf(layer v1.Layer, comment string, c v1.Config) (v1.Image, error) {
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	return imageOn(mutate.ConfigMediaType(img, types.OCIConfigJSON), layer, comment, c)
+	return imageOn(goimage.EmptyOCI(), layer, comment, c)
 }
 
 // imageOn adds the layer to base and sets the config, linux/amd64 (Debian's
 // amd64 packages), every time the epoch.
 func imageOn(base v1.Image, layer v1.Layer, comment string, c v1.Config) (v1.Image, error) {
-	epoch := v1.Time{Time: time.Unix(0, 0).UTC()}
-	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: v1.History{Created: epoch, CreatedBy: "lab5-node stack-images", Comment: comment}})
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Created = "linux", "amd64", epoch
-	cf.Config = c
-	return mutate.ConfigFile(img, cf)
+	return goimage.AppendLayer(base, layer, v1.History{CreatedBy: "lab5-node stack-images", Comment: comment},
+		v1.Platform{OS: "linux", Architecture: "amd64"}, c)
 }
 
 // isLibrary: Debian's shared library packages (zlib's is the one whose name

@@ -8,17 +8,16 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lab5/k8s-networking/internal/goimage"
 )
 
 // The node's volume provisioner: Rancher's local-path-provisioner, the one
@@ -145,7 +144,7 @@ func BusyboxImage(busybox string) (v1.Image, error) {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	epoch := time.Unix(0, 0)
+	epoch := goimage.Epoch
 	hdrs := []*tar.Header{
 		{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch},
 		{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch},
@@ -173,21 +172,8 @@ func BusyboxImage(busybox string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{
-		Created: v1.Time{Time: epoch}, CreatedBy: "lab5-node: Debian busybox-static", Comment: "static busybox, applets " + fmt.Sprint(busyboxApplets),
-	}})
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.MediaType(img, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH // the host's busybox
-	cf.Created = v1.Time{Time: epoch}
-	cf.Config = v1.Config{Entrypoint: []string{"/bin/sh"}, Env: []string{"PATH=/bin"}}
-	return mutate.ConfigFile(img, cf)
+	return goimage.AppendLayer(goimage.EmptyOCI(), layer,
+		v1.History{CreatedBy: "lab5-node: Debian busybox-static", Comment: "static busybox, applets " + fmt.Sprint(busyboxApplets)},
+		v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, // the host's busybox
+		v1.Config{Entrypoint: []string{"/bin/sh"}, Env: []string{"PATH=/bin"}})
 }
