@@ -298,7 +298,9 @@ func deepestFirst(paths []string) []string {
 	return out
 }
 
-func removeContents(dir string) error {
+// removeEach calls remove for every entry of dir (a missing dir has none)
+// and joins the errors.
+func removeEach(dir string, remove func(p string, e fs.DirEntry) error) error {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
 		return nil
@@ -308,9 +310,13 @@ func removeContents(dir string) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+		errs = append(errs, remove(filepath.Join(dir, e.Name()), e))
 	}
 	return errors.Join(errs...)
+}
+
+func removeContents(dir string) error {
+	return removeEach(dir, func(p string, _ fs.DirEntry) error { return os.RemoveAll(p) })
 }
 
 // removeCNIResults removes libcni's cached results of the network's
@@ -342,52 +348,29 @@ func removeIfExists(p string) error {
 
 // removeLinksInto removes the symlinks in dir that point below target.
 func removeLinksInto(dir, target string) error {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
+	return removeEach(dir, func(p string, _ fs.DirEntry) error {
+		// Not a link (Readlink fails), or one that points elsewhere: kept.
+		if dest, err := os.Readlink(p); err == nil && (dest == target || strings.HasPrefix(dest, filepath.Clean(target)+"/")) {
+			return os.Remove(p)
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		dest, err := os.Readlink(p)
-		if err != nil {
-			continue
-		}
-		if dest == target || strings.HasPrefix(dest, filepath.Clean(target)+"/") {
-			errs = append(errs, os.Remove(p))
-		}
-	}
-	return errors.Join(errs...)
+	})
 }
 
 // removeStaleSockets removes the unix sockets in dir that nothing listens
 // on any more. A live one belongs to a running shim, maybe another
 // cluster's, and stays.
 func removeStaleSockets(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
+	return removeEach(dir, func(p string, e fs.DirEntry) error {
 		if e.Type()&fs.ModeSocket == 0 {
-			continue
+			return nil
 		}
-		p := filepath.Join(dir, e.Name())
-		c, err := net.DialTimeout("unix", p, 200*time.Millisecond)
-		if err == nil {
+		if c, err := net.DialTimeout("unix", p, 200*time.Millisecond); err == nil {
 			c.Close()
-			continue
+			return nil
 		}
-		errs = append(errs, removeIfExists(p))
-	}
-	return errors.Join(errs...)
+		return removeIfExists(p)
+	})
 }
 
 func keys(m map[int]bool) []int {
