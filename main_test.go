@@ -56,6 +56,19 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
+// binaryOf is where the tests build the project's program.
+func binaryOf(root string) string { return filepath.Join(root, ".build", "lab5") }
+
+// mustBuild builds the project's program into out, as the launcher does.
+func mustBuild(t *testing.T, root, out string) {
+	t.Helper()
+	f, err := build(root, program, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
 // offline keeps the go command from reaching any network in the tests.
 func offline(t *testing.T) {
 	t.Setenv("GOPROXY", "off")
@@ -78,13 +91,9 @@ func runBinary(t *testing.T, bin string, args ...string) string {
 func TestBuildNeverReturnsAStaleBinary(t *testing.T) {
 	offline(t)
 	root := newProject(t, "v1")
-	out := filepath.Join(root, ".build", "lab5")
+	out := binaryOf(root)
 
-	f, err := build(root, program, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	mustBuild(t, root, out)
 	if got := runBinary(t, out); !strings.Contains(got, "version=v1") {
 		t.Fatalf("first build runs %q, want version v1", got)
 	}
@@ -98,11 +107,7 @@ func TestBuildNeverReturnsAStaleBinary(t *testing.T) {
 	if err := os.Chtimes(src, st.ModTime(), st.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	f, err = build(root, program, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	mustBuild(t, root, out)
 	if got := runBinary(t, out); !strings.Contains(got, "version=v2") {
 		t.Fatalf("after the source changed the binary runs %q, want version v2", got)
 	}
@@ -115,20 +120,12 @@ func TestBuildNeverReturnsAStaleBinary(t *testing.T) {
 func TestBuildKeepsAnUpToDateBinary(t *testing.T) {
 	offline(t)
 	root := newProject(t, "v1")
-	out := filepath.Join(root, ".build", "lab5")
-	f, err := build(root, program, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	out := binaryOf(root)
+	mustBuild(t, root, out)
 	if err := os.Link(out, out+".before"); err != nil {
 		t.Fatal(err)
 	}
-	f, err = build(root, program, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	mustBuild(t, root, out)
 	before, err := os.Stat(out + ".before")
 	if err != nil {
 		t.Fatal(err)
@@ -181,12 +178,8 @@ func TestLauncherExecsTheProgram(t *testing.T) {
 func TestLauncherFailsOnBrokenSource(t *testing.T) {
 	offline(t)
 	root := newProject(t, "v1")
-	out := filepath.Join(root, ".build", "lab5")
-	f, err := build(root, program, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	out := binaryOf(root)
+	mustBuild(t, root, out)
 	write(t, programFile(root), "package main\n\nfunc main() { undefined() }\n")
 	if f, err := build(root, program, out); err == nil {
 		f.Close()
