@@ -126,12 +126,9 @@ func TestBuildKeepsAnUpToDateBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustBuild(t, root, out)
-	before, err := os.Stat(out + ".before")
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := os.Stat(out)
-	if err != nil {
+	before, errBefore := os.Stat(out + ".before")
+	after, errAfter := os.Stat(out)
+	if err := errors.Join(errBefore, errAfter); err != nil {
 		t.Fatal(err)
 	}
 	if !os.SameFile(before, after) {

@@ -10,9 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/httpapi"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
 
@@ -59,18 +59,8 @@ type Client struct {
 	UserAgent string
 }
 
-// StatusError is a non-2xx answer.
-type StatusError struct {
-	Code int
-	Body string // start of the body, for the log
-}
-
-func (e *StatusError) Error() string {
-	if e.Body == "" {
-		return fmt.Sprintf("HTTP %d", e.Code)
-	}
-	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
-}
+// StatusError is a non-2xx answer; its Message is the start of the body.
+type StatusError = httpapi.StatusError
 
 // Fetch returns the "ee" points Elering publishes for [start, end], exactly
 // as listed (no filtering or sorting), and how many attempts it took. An
@@ -97,29 +87,22 @@ func (c *Client) Fetch(ctx context.Context, start, end time.Time) ([]Point, int,
 }
 
 func (c *Client) url(start, end time.Time) (string, error) {
-	base, err := url.Parse(c.BaseURL)
+	u, err := httpapi.Endpoint(c.BaseURL, PricePath, url.Values{
+		"start": {start.UTC().Format(queryLayout)},
+		"end":   {end.UTC().Format(queryLayout)},
+	})
 	if err != nil {
 		return "", fmt.Errorf("base URL: %w", err)
 	}
-	base.Path = strings.TrimSuffix(base.Path, "/") + PricePath
-	base.RawPath = ""
-	q := url.Values{}
-	q.Set("start", start.UTC().Format(queryLayout))
-	q.Set("end", end.UTC().Format(queryLayout))
-	base.RawQuery = q.Encode()
-	return base.String(), nil
+	return u, nil
 }
 
 // once does one attempt. Errors it returns are retryable unless marked
 // permanent.
 func (c *Client) once(ctx context.Context, u string) ([]Point, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := httpapi.NewRequest(ctx, http.MethodGet, u, nil, c.UserAgent)
 	if err != nil {
 		return nil, retry.Permanent(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -136,9 +119,9 @@ func (c *Client) once(ctx context.Context, u string) ([]Point, error) {
 	}
 	switch {
 	case resp.StatusCode >= 500:
-		return nil, &StatusError{Code: resp.StatusCode, Body: snippet(body)}
+		return nil, &StatusError{Code: resp.StatusCode, Message: httpapi.Snippet(body)}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return nil, retry.Permanent(&StatusError{Code: resp.StatusCode, Body: snippet(body)})
+		return nil, retry.Permanent(&StatusError{Code: resp.StatusCode, Message: httpapi.Snippet(body)})
 	}
 	if len(body) > maxBody {
 		return nil, retry.Permanent(fmt.Errorf("%w: body larger than %d bytes", ErrMalformed, maxBody))
@@ -150,7 +133,7 @@ func (c *Client) once(ctx context.Context, u string) ([]Point, error) {
 	if points == nil {
 		// success:false: Elering could not serve the request. Treat it like
 		// a server error.
-		return nil, fmt.Errorf("success:false: %s", snippet(body))
+		return nil, fmt.Errorf("success:false: %s", httpapi.Snippet(body))
 	}
 	return points, nil
 }
@@ -192,12 +175,4 @@ func parse(body []byte) ([]Point, error) {
 		points = append(points, Point{Timestamp: *p.Timestamp, Price: *p.Price})
 	}
 	return points, nil
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "…"
-	}
-	return s
 }

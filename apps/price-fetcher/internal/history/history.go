@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/httpapi"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/prices"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
@@ -42,18 +43,9 @@ type Client struct {
 	UserAgent string
 }
 
-// StatusError is an unsuccessful answer.
-type StatusError struct {
-	Code    int
-	Message string // the server's {"error": "..."} or the start of the body
-}
-
-func (e *StatusError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("HTTP %d", e.Code)
-	}
-	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Message)
-}
+// StatusError is an unsuccessful answer; its Message is the server's
+// {"error": "..."} or the start of the body.
+type StatusError = httpapi.StatusError
 
 // Post sends records for day (YYYY-MM-DD). It returns the final HTTP
 // status (0 if none), the number of attempts, and an error wrapping
@@ -85,26 +77,17 @@ func (c *Client) Post(ctx context.Context, day string, records []prices.Record) 
 
 // URL is base + /api/prices?day=<day>, keeping any path prefix of base.
 func URL(base, day string) (string, error) {
-	u, err := url.Parse(base)
+	u, err := httpapi.Endpoint(base, PricesPath, url.Values{"day": {day}})
 	if err != nil {
 		return "", fmt.Errorf("history-server URL: %w", err)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + PricesPath
-	u.RawPath = ""
-	u.RawQuery = url.Values{"day": {day}}.Encode()
-	u.Fragment = ""
-	return u.String(), nil
+	return u, nil
 }
 
 func (c *Client) once(ctx context.Context, u string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	req, err := httpapi.NewRequest(ctx, http.MethodPost, u, bytes.NewReader(body), c.UserAgent)
 	if err != nil {
 		return 0, retry.Permanent(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
 	}
 	resp, err := c.client().Do(req)
 	if err != nil {
@@ -156,9 +139,5 @@ func message(b []byte) string {
 			return e.Message
 		}
 	}
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "…"
-	}
-	return s
+	return httpapi.Snippet(b)
 }
