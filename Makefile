@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK ?= dev
 
-.PHONY: help tools cluster-up cluster-down up preview destroy down outputs test test-unit bench fuzz lint
+.PHONY: help tools cluster-up cluster-down up preview destroy down outputs test test-unit test-runtime bench fuzz lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -40,9 +40,13 @@ outputs: tools ## print the stack outputs
 down: destroy ## destroy the stack, then stop the local control plane
 	@hack/cluster.sh down
 
-test: ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver)
-	@hack/tools.sh test
+test: ## every test: lint, unit, integration (real MinIO), cluster and e2e (real pulumi + kube-apiserver), runtime (real node)
+	@hack/tools.sh test node
 	@hack/test.sh
+
+test-runtime: ## the real-node tier only: stack "local" on a real node, checked with real packets, destroyed
+	@hack/tools.sh test node
+	@hack/test.sh runtime
 
 test-unit: ## fast tier only: unit and integration tests (no control plane needed)
 	@source hack/env.sh && go test ./...

@@ -29,7 +29,9 @@ KUBECONFIG_FILE=$STATE/kubeconfig
 FAKE_NODES=${FAKE_NODES:-2}
 NODE_MODE=${CLUSTER_NODE:-fake}
 # NodePorts of the real node that the host's loopback forwards to (the lab's
-# echoserver is on 30001); empty for none.
+# echoserver is on 30001): PORT, or HOSTPORT:NODEPORT when the host's port
+# is taken (make test's real node uses another, so that it runs beside
+# make up's); empty for none.
 NODE_HOST_PORTS=${NODE_HOST_PORTS-30001}
 export PATH=$BIN:$PATH KUBECACHEDIR=$STATE/kube-cache
 
@@ -324,8 +326,8 @@ node_up() {
 	# The host reaches these NodePorts on its loopback only: a process on
 	# the host relays each connection into the namespace.
 	for port in $NODE_HOST_PORTS; do
-		LAUNCH=on_host start "forward-$port" "$BIN/lab5-node" forward -state "$STATE" -netns "/run/netns/$NETNS" \
-			-listen "127.0.0.1:$port" -to "$NODE_IP:$port"
+		LAUNCH=on_host start "forward-${port%%:*}" "$BIN/lab5-node" forward -state "$STATE" -netns "/run/netns/$NETNS" \
+			-listen "127.0.0.1:${port%%:*}" -to "$NODE_IP:${port##*:}"
 	done
 }
 

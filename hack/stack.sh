@@ -4,7 +4,9 @@
 # pulumi then runs inside its loopback-only network namespace).
 #
 # Usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]
-# Env:   STACK (default dev), and everything hack/env.sh reads.
+# Env:   STACK (default dev); STACK_CONFIG_FILE, the stack's config file when
+#        not Pulumi.$STACK.yaml (make test deploys a copy); everything
+#        hack/env.sh reads.
 set -euo pipefail
 # shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -17,6 +19,7 @@ if [ "${REAL_NODE:-}" = 1 ]; then
 	export CLUSTER_NODE=real
 	[ "$STACK" != dev ] || STACK=local
 fi
+config_file=${STACK_CONFIG_FILE:-Pulumi.$STACK.yaml}
 action=${1:?usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]}
 shift
 
@@ -53,7 +56,7 @@ else
 	# Inside the namespace there is no network: fetch modules first, then build offline.
 	go mod download
 	run=("$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod")
-	echo "target: local control plane (kubeconfig .cluster/kubeconfig)" >&2
+	echo "target: local control plane (kubeconfig ${CLUSTER_STATE:-.cluster}/kubeconfig)" >&2
 	if [ "${CLUSTER_NODE:-}" = real ] && [ "$action" = up ]; then
 		# The stack images: Debian packages fetched on the host (apt needs
 		# its network), built and pushed inside the namespace; the config
@@ -65,8 +68,8 @@ else
 		[ "${REAL_NODE_TRAEFIK:-1}" = 0 ] || traefik=(-traefik)
 		images=$("${run[@]}" "$LAB5_ROOT/.tools/bin/lab5-node" stack-images -state "$state_dir" -root "$LAB5_ROOT" "${traefik[@]}")
 		while read -r key ref; do
-			grep -qF "  $key $ref" "Pulumi.$STACK.yaml" 2>/dev/null ||
-				"${run[@]}" pulumi config set --stack "$STACK" "${key%:}" "$ref"
+			grep -qF "  $key $ref" "$config_file" 2>/dev/null ||
+				"${run[@]}" pulumi config set --stack "$STACK" --config-file "$config_file" "${key%:}" "$ref"
 		done <<<"$images"
 	fi
 fi
@@ -83,7 +86,7 @@ fi
 # trusts its state and would leave a deleted object deleted.
 case $action in
 up)
-	"${run[@]}" pulumi up --yes --refresh --stack "$STACK" "$@"
+	"${run[@]}" pulumi up --yes --refresh --stack "$STACK" --config-file "$config_file" "$@"
 	"${run[@]}" pulumi stack output --stack "$STACK"
 	if [ "${CLUSTER_NODE:-}" = real ]; then
 		cat <<EOF
@@ -96,9 +99,9 @@ The stack runs on the real node. Try:
 EOF
 	fi
 	;;
-preview) "${run[@]}" pulumi preview --refresh --stack "$STACK" "$@" ;;
-destroy) "${run[@]}" pulumi destroy --yes --stack "$STACK" "$@" ;;
-refresh) "${run[@]}" pulumi refresh --yes --stack "$STACK" "$@" ;;
+preview) "${run[@]}" pulumi preview --refresh --stack "$STACK" --config-file "$config_file" "$@" ;;
+destroy) "${run[@]}" pulumi destroy --yes --stack "$STACK" --config-file "$config_file" "$@" ;;
+refresh) "${run[@]}" pulumi refresh --yes --stack "$STACK" --config-file "$config_file" "$@" ;;
 outputs) "${run[@]}" pulumi stack output --stack "$STACK" "$@" ;;
 *) echo "unknown action $action" >&2; exit 2 ;;
 esac

@@ -111,14 +111,13 @@ func (s *Stack) Try(args ...string) (string, error) {
 // Script runs hack/stack.sh, what make up / make preview run, on this
 // stack: same backend, same config file, the cluster of KUBECONFIG.
 func (s *Stack) Script(action string, args ...string) (string, error) {
-	args = append([]string{action, "--config-file", s.ConfigFile, "--non-interactive"}, args...)
-	return s.run(filepath.Join(s.Root, "hack", "stack.sh"), args...)
+	return s.run(filepath.Join(s.Root, "hack", "stack.sh"), append([]string{action, "--non-interactive"}, args...)...)
 }
 
 func (s *Stack) run(name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.Root
-	cmd.Env = append(append([]string{}, s.Env...), "STACK="+s.Name)
+	cmd.Env = append(append([]string{}, s.Env...), "STACK="+s.Name, "STACK_CONFIG_FILE="+s.ConfigFile)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
