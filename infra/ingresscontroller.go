@@ -3,13 +3,12 @@ package infra
 import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
-	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // What the two ingress controllers (ingress-nginx, Traefik) have in common:
-// their outputs, a namespace of their own, a ServiceAccount bound to their
-// RBAC, a NodePort Service with ports http and https, and IngressClass
+// their outputs, a namespace of their own, a ServiceAccount (bound to their
+// RBAC by serviceAccountGrant), a NodePort Service with ports http and https, and IngressClass
 // nginx. One controller replaces the other in place, so these are built
 // once, here.
 
@@ -72,24 +71,6 @@ func newTokenServiceAccount(ctx *pulumi.Context, urn, name string, namespace pul
 		return pulumi.StringOutput{}, err
 	}
 	return nameOf(sa.Metadata), nil
-}
-
-// roleRef is a binding's reference to a Role or ClusterRole (kind).
-func roleRef(kind string, name pulumi.StringInput) rbacv1.RoleRefArgs {
-	return rbacv1.RoleRefArgs{
-		ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-		Kind:     pulumi.String(kind),
-		Name:     name,
-	}
-}
-
-// serviceAccountSubjects are a binding's one subject: a ServiceAccount.
-func serviceAccountSubjects(name, namespace pulumi.StringInput) rbacv1.SubjectArray {
-	return rbacv1.SubjectArray{rbacv1.SubjectArgs{
-		Kind:      pulumi.String("ServiceAccount"),
-		Name:      name,
-		Namespace: namespace,
-	}}
 }
 
 // newControllerService creates the controller's NodePort Service: http 80

@@ -97,26 +97,6 @@ func ingressNginxSelector() pulumi.StringMap {
 	return pulumi.ToStringMap(ingressNginxPodLabels)
 }
 
-func policyRule(groups, resources, verbs []string, resourceNames ...string) rbacv1.PolicyRuleInput {
-	r := rbacv1.PolicyRuleArgs{
-		ApiGroups: pulumi.ToStringArray(groups),
-		Resources: pulumi.ToStringArray(resources),
-		Verbs:     pulumi.ToStringArray(verbs),
-	}
-	if len(resourceNames) > 0 {
-		r.ResourceNames = pulumi.ToStringArray(resourceNames)
-	}
-	return r
-}
-
-var (
-	core      = []string{""}
-	netK8s    = []string{"networking.k8s.io"}
-	coordK8s  = []string{"coordination.k8s.io"}
-	discovery = []string{"discovery.k8s.io"}
-	getListW  = []string{"get", "list", "watch"}
-)
-
 // NewIngressNginx creates the ingress-nginx controller.
 func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, opts ...pulumi.ResourceOption) (*IngressNginx, error) {
 	if args == nil {
@@ -142,9 +122,10 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
-	// Controller RBAC: namespaced Role.
-	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{
-		Metadata: objectMeta(ingressNginxRBACName, namespace, ctrlLabels),
+	// Controller RBAC: a Role in the namespace and a ClusterRole.
+	bindings, err := serviceAccountGrant{
+		URN: name, Name: ingressNginxRBACName, Namespace: namespace, ServiceAccount: saName,
+		Labels: ctrlLabels, ClusterLabels: ingressNginxLabels("", true),
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"namespaces"}, []string{"get"}),
 			policyRule(core, []string{"configmaps", "pods", "secrets", "endpoints"}, getListW),
@@ -157,15 +138,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 			policyRule(core, []string{"events"}, []string{"create", "patch"}),
 			policyRule(discovery, []string{"endpointslices"}, []string{"list", "watch", "get"}),
 		},
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-
-	// Controller RBAC: ClusterRole.
-	clusterRole, err := rbacv1.NewClusterRole(ctx, name, &rbacv1.ClusterRoleArgs{
-		Metadata: clusterObjectMeta(ingressNginxRBACName, ingressNginxLabels("", true)),
-		Rules: rbacv1.PolicyRuleArray{
+		ClusterRules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"configmaps", "endpoints", "nodes", "pods", "secrets", "namespaces"}, []string{"list", "watch"}),
 			policyRule(coordK8s, []string{"leases"}, []string{"list", "watch"}),
 			policyRule(core, []string{"nodes"}, []string{"get"}),
@@ -176,25 +149,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 			policyRule(netK8s, []string{"ingressclasses"}, getListW),
 			policyRule(discovery, []string{"endpointslices"}, []string{"list", "watch", "get"}),
 		},
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-
-	roleBinding, err := rbacv1.NewRoleBinding(ctx, name, &rbacv1.RoleBindingArgs{
-		Metadata: objectMeta(ingressNginxRBACName, namespace, ctrlLabels),
-		RoleRef:  roleRef("Role", nameOf(role.Metadata)),
-		Subjects: serviceAccountSubjects(saName, namespace),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-
-	clusterRoleBinding, err := rbacv1.NewClusterRoleBinding(ctx, name, &rbacv1.ClusterRoleBindingArgs{
-		Metadata: clusterObjectMeta(ingressNginxRBACName, ingressNginxLabels("", true)),
-		RoleRef:  roleRef("ClusterRole", nameOf(clusterRole.Metadata)),
-		Subjects: serviceAccountSubjects(saName, namespace),
-	}, parent)
+	}.create(ctx, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +172,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	// The admission webhook's identity, RBAC, Service and certificate Job.
 	var (
 		adm            *admissionParts
-		controllerDeps = []pulumi.Resource{configMap, roleBinding, clusterRoleBinding}
+		controllerDeps = append([]pulumi.Resource{configMap}, bindings...)
 		controllerArgs = pulumi.ToStringArray([]string{
 			"/nginx-ingress-controller",
 			"--election-id=" + ingressNginxElectionID,

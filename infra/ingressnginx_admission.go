@@ -35,43 +35,18 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 	if a.saName, err = newTokenServiceAccount(ctx, urn, IngressNginxAdmissionName, namespace, admLabels, parent); err != nil {
 		return nil, err
 	}
-	subjects := serviceAccountSubjects(a.saName, namespace)
-
-	role, err := rbacv1.NewRole(ctx, urn, &rbacv1.RoleArgs{
-		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
+	if a.bindings, err = (serviceAccountGrant{
+		URN: urn, Name: IngressNginxAdmissionName, Namespace: namespace, ServiceAccount: a.saName,
+		Labels: admLabels, ClusterLabels: admLabels,
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"secrets"}, []string{"get", "create"}),
 		},
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	clusterRole, err := rbacv1.NewClusterRole(ctx, urn, &rbacv1.ClusterRoleArgs{
-		Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
-		Rules: rbacv1.PolicyRuleArray{
+		ClusterRules: rbacv1.PolicyRuleArray{
 			policyRule([]string{"admissionregistration.k8s.io"}, []string{"validatingwebhookconfigurations"}, []string{"get", "update"}),
 		},
-	}, parent)
-	if err != nil {
+	}).create(ctx, parent); err != nil {
 		return nil, err
 	}
-	rb, err := rbacv1.NewRoleBinding(ctx, urn, &rbacv1.RoleBindingArgs{
-		Metadata: objectMeta(IngressNginxAdmissionName, namespace, admLabels),
-		RoleRef:  roleRef("Role", nameOf(role.Metadata)),
-		Subjects: subjects,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	crb, err := rbacv1.NewClusterRoleBinding(ctx, urn, &rbacv1.ClusterRoleBindingArgs{
-		Metadata: clusterObjectMeta(IngressNginxAdmissionName, admLabels),
-		RoleRef:  roleRef("ClusterRole", nameOf(clusterRole.Metadata)),
-		Subjects: subjects,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	a.bindings = []pulumi.Resource{rb, crb}
 
 	a.service, err = corev1.NewService(ctx, name+"-controller-admission", &corev1.ServiceArgs{
 		Metadata: objectMeta(IngressNginxAdmissionSvcName, namespace, ctrlLabels),

@@ -191,23 +191,15 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	}
 	deps := append([]pulumi.Resource{}, args.DependsOn...)
 	for _, r := range roles {
-		cr, err := rbacv1.NewClusterRole(ctx, r.urn, &rbacv1.ClusterRoleArgs{
-			Metadata: clusterObjectMeta(r.name, labels),
-			Rules:    r.rules,
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		crb, err := rbacv1.NewClusterRoleBinding(ctx, r.urn, &rbacv1.ClusterRoleBindingArgs{
-			Metadata: clusterObjectMeta(r.name, labels),
-			RoleRef:  roleRef("ClusterRole", nameOf(cr.Metadata)),
-			Subjects: serviceAccountSubjects(saName, namespace),
-		}, parent)
+		bindings, err := serviceAccountGrant{
+			URN: r.urn, Name: r.name, Namespace: namespace, ServiceAccount: saName,
+			ClusterLabels: labels, ClusterRules: r.rules,
+		}.create(ctx, parent)
 		if err != nil {
 			return nil, err
 		}
 		// Traefik starts watching at once: its permissions first.
-		deps = append(deps, crb)
+		deps = append(deps, bindings...)
 	}
 
 	ping := func(failureThreshold int) *corev1.ProbeArgs {
