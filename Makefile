@@ -2,7 +2,6 @@
 # commands a newcomer needs; everything else is a step of those.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-STACK ?= dev
 
 .PHONY: help tools cluster-up cluster-down up preview destroy down outputs test test-unit test-runtime bench fuzz lint
 
@@ -18,7 +17,7 @@ cluster-up: tools ## start the local control plane (fake kwok nodes, loopback on
 cluster-down: ## stop the local control plane (its state stays in .cluster/)
 	@hack/cluster.sh down
 
-up: tools ## deploy stack $(STACK): to KUBECONFIG's cluster if it answers, else to the local control plane
+up: tools ## deploy the lab: stack dev to KUBECONFIG's cluster if it answers, else stack local on the local control plane with a real node (REAL_NODE=0: fake nodes, stack dev)
 	@STACK=$(STACK) hack/stack.sh up
 
 # hack/tools.sh takes a second or two even when everything is built, more
@@ -28,10 +27,10 @@ TOOLS_STAMP := .tools/.complete
 $(TOOLS_STAMP): tools/versions.env hack/tools.sh $(wildcard tools/*/go.mod)
 	@hack/tools.sh && touch $@
 
-preview: $(TOOLS_STAMP) ## pulumi preview --refresh of stack $(STACK)
+preview: $(TOOLS_STAMP) ## pulumi preview --refresh of the stack make up deploys (STACK=name for another)
 	@STACK=$(STACK) hack/stack.sh preview
 
-destroy: tools ## pulumi destroy of stack $(STACK)
+destroy: tools ## pulumi destroy of the stack make up deploys
 	@STACK=$(STACK) hack/stack.sh destroy
 
 outputs: tools ## print the stack outputs

@@ -1,25 +1,20 @@
 #!/usr/bin/env bash
 # Runs pulumi on the lab stack: against the cluster KUBECONFIG points at when
-# it answers, otherwise against the local control plane (started on demand,
-# pulumi then runs inside its loopback-only network namespace).
+# it answers (stack dev by default), otherwise against the local control
+# plane, started on demand with its real node (stack local by default), and
+# pulumi then runs inside its loopback-only network namespace.
 #
 # Usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]
-# Env:   STACK (default dev); STACK_CONFIG_FILE, the stack's config file when
-#        not Pulumi.$STACK.yaml (make test deploys a copy); everything
-#        hack/env.sh reads.
+# Env:   STACK (see above); STACK_CONFIG_FILE, the stack's config file when
+#        not Pulumi.$STACK.yaml (make test deploys a copy); REAL_NODE=0 for
+#        the local control plane with fake (kwok) nodes and stack dev, where
+#        nothing runs but everything is declared (REAL_NODE unset: the mode
+#        of the local control plane that runs, else the real node);
+#        everything hack/env.sh reads.
 set -euo pipefail
 # shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LAB5_ROOT"
-STACK=${STACK:-dev}
-# REAL_NODE=1 (make up REAL_NODE=1): the local control plane with its real
-# node (README "A real node") and stack "local", whose third-party images
-# are built here before pulumi runs.
-if [ "${REAL_NODE:-}" = 1 ]; then
-	export CLUSTER_NODE=real
-	[ "$STACK" != dev ] || STACK=local
-fi
-config_file=${STACK_CONFIG_FILE:-Pulumi.$STACK.yaml}
 action=${1:?usage: hack/stack.sh up|preview|destroy|refresh|outputs [pulumi args...]}
 shift
 
@@ -38,17 +33,32 @@ fi
 
 if [ -n "${KUBECONFIG:-}" ] && kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; then
 	echo "target: the cluster of KUBECONFIG=$KUBECONFIG ($(kubectl config current-context))" >&2
+	STACK=${STACK:-dev}
 	run=()
 else
 	[ -z "${KUBECONFIG:-}" ] || echo "KUBECONFIG=$KUBECONFIG does not answer; using the local control plane" >&2
 	unset KUBECONFIG
+	# The node mode: REAL_NODE (or CLUSTER_NODE) when set; else that of the
+	# local control plane if one runs; else the real node, so that a
+	# newcomer's make up shows the lab working. The real node runs stack
+	# local, whose third-party images are built here (README "The lab's
+	# stack on the real node").
+	mode_file=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}/node-mode
+	running_mode=""
+	! "$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1 || running_mode=$(cat "$mode_file" 2>/dev/null || echo fake)
+	case ${REAL_NODE:-} in
+	1) CLUSTER_NODE=real ;;
+	0) CLUSTER_NODE=fake ;;
+	"") CLUSTER_NODE=${CLUSTER_NODE:-${running_mode:-real}} ;;
+	*) die "REAL_NODE=$REAL_NODE: use 1 (the real node) or 0 (fake kwok nodes)" ;;
+	esac
+	export CLUSTER_NODE
+	if [ -n "$running_mode" ] && [ "$running_mode" != "$CLUSTER_NODE" ]; then
+		die "the local control plane runs with $running_mode nodes, not $CLUSTER_NODE; run make cluster-down first (or REAL_NODE=$([ "$running_mode" = real ] && echo 1 || echo 0))"
+	fi
+	if [ "$CLUSTER_NODE" = real ]; then STACK=${STACK:-local}; else STACK=${STACK:-dev}; fi
 	# Starting is idempotent but takes seconds even when all runs; a running
 	# control plane whose API server answers needs nothing.
-	mode_file=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}/node-mode
-	if [ "${CLUSTER_NODE:-}" = real ] && [ -f "$mode_file" ] && [ "$(cat "$mode_file")" != real ] &&
-		"$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1; then
-		die "the local control plane runs with fake nodes; run hack/cluster.sh down first (REAL_NODE=1 needs the real node)"
-	fi
 	if ! { "$LAB5_ROOT/hack/cluster.sh" status >/dev/null 2>&1 &&
 		"$LAB5_ROOT/hack/cluster.sh" exec kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }; then
 		"$LAB5_ROOT/hack/cluster.sh" up
@@ -56,24 +66,11 @@ else
 	# Inside the namespace there is no network: fetch modules first, then build offline.
 	go mod download
 	run=("$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod")
-	echo "target: local control plane (kubeconfig ${CLUSTER_STATE:-.cluster}/kubeconfig)" >&2
-	if [ "${CLUSTER_NODE:-}" = real ] && [ "$action" = up ]; then
-		# The stack images: Debian packages fetched on the host (apt needs
-		# its network), built and pushed inside the namespace; the config
-		# follows the digests pushed.
-		go build -o "$LAB5_ROOT/.tools/bin/lab5-node" ./cmd/lab5-node
-		state_dir=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}
-		"$LAB5_ROOT/.tools/bin/lab5-node" stack-debs -state "$state_dir"
-		traefik=()
-		[ "${REAL_NODE_TRAEFIK:-1}" = 0 ] || traefik=(-traefik)
-		images=$("${run[@]}" "$LAB5_ROOT/.tools/bin/lab5-node" stack-images -state "$state_dir" -root "$LAB5_ROOT" "${traefik[@]}")
-		while read -r key ref; do
-			grep -qF "  $key $ref" "$config_file" 2>/dev/null ||
-				"${run[@]}" pulumi config set --stack "$STACK" --config-file "$config_file" "${key%:}" "$ref"
-		done <<<"$images"
-	fi
+	echo "target: local control plane with $CLUSTER_NODE nodes (kubeconfig ${CLUSTER_STATE:-.cluster}/kubeconfig), stack $STACK" >&2
 fi
 
+config_file=${STACK_CONFIG_FILE:-Pulumi.$STACK.yaml}
+[ -f "$config_file" ] || die "stack $STACK has no config file $config_file (the stacks here: $(for f in Pulumi.*.yaml; do f=${f#Pulumi.}; printf '%s ' "${f%.yaml}"; done))"
 # The stack is created on first use. With the local file backend its state
 # file tells whether it exists, without a CLI start.
 state=${PULUMI_BACKEND_URL#file://}
@@ -81,6 +78,26 @@ project=$(sed -n 's/^name: *//p' Pulumi.yaml)
 if [ "$state" = "$PULUMI_BACKEND_URL" ] || [ ! -f "$state/.pulumi/stacks/$project/$STACK.json" ]; then
 	"${run[@]}" pulumi stack select --create "$STACK" >/dev/null
 fi
+if [ "${CLUSTER_NODE:-}" = real ] && [ ${#run[@]} -gt 0 ] && [ "$action" = up ]; then
+	# The stack images: Debian packages fetched on the host (apt needs
+	# its network), built and pushed inside the namespace; the config
+	# follows the digests pushed.
+	go build -o "$LAB5_ROOT/.tools/bin/lab5-node" ./cmd/lab5-node
+	state_dir=${CLUSTER_STATE:-$LAB5_ROOT/.cluster}
+	"$LAB5_ROOT/.tools/bin/lab5-node" stack-debs -state "$state_dir"
+	traefik=()
+	if [ "${REAL_NODE_TRAEFIK:-1}" != 0 ]; then
+		traefik=(-traefik)
+		# Traefik's module and its dependencies, for the offline build inside.
+		(cd tools/traefik && go mod download)
+	fi
+	images=$("${run[@]}" "$LAB5_ROOT/.tools/bin/lab5-node" stack-images -state "$state_dir" -root "$LAB5_ROOT" "${traefik[@]}")
+	while read -r key ref; do
+		grep -qF "  $key $ref" "$config_file" 2>/dev/null ||
+			"${run[@]}" pulumi config set --stack "$STACK" --config-file "$config_file" "${key%:}" "$ref"
+	done <<<"$images"
+fi
+
 # up and preview refresh first, so that drift (an object changed or deleted
 # with kubectl) is shown by preview and repaired by up: plain pulumi up
 # trusts its state and would leave a deleted object deleted.
