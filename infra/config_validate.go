@@ -145,27 +145,24 @@ func (r *configReader) image(k, def string) string {
 }
 
 func (r *configReader) integer(k string, def int) int {
-	v, ok := r.raw(k)
-	if !ok || v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.fail(k, "must be an integer, got %q", v)
-		return def
-	}
-	return n
+	return parsed(r, k, def, strconv.Atoi, "an integer")
 }
 
 func (r *configReader) boolean(k string, def bool) bool {
+	return parsed(r, k, def, strconv.ParseBool, "true or false")
+}
+
+// parsed is key k read with parse; def when unset or empty, and def with a
+// failure ("must be <what>") when parse refuses it.
+func parsed[T any](r *configReader, k string, def T, parse func(string) (T, error), what string) T {
 	v, ok := r.raw(k)
 	if !ok || v == "" {
 		return def
 	}
-	b, err := strconv.ParseBool(v)
+	x, err := parse(v)
 	if err != nil {
-		r.fail(k, "must be true or false, got %q", v)
+		r.fail(k, "must be %s, got %q", what, v)
 		return def
 	}
-	return b
+	return x
 }

@@ -132,6 +132,15 @@ func samePods(app appLabels) networkingv1.NetworkPolicyPeerArgs {
 	return networkingv1.NetworkPolicyPeerArgs{PodSelector: app.podSelector()}
 }
 
+// egressToPods is an egress rule to the app's pods of the policy's own
+// namespace on a TCP port.
+func egressToPods(app appLabels, port int) networkingv1.NetworkPolicyEgressRuleArgs {
+	return networkingv1.NetworkPolicyEgressRuleArgs{
+		To:    networkingv1.NetworkPolicyPeerArray{samePods(app)},
+		Ports: tcpPort(port),
+	}
+}
+
 // NewNetworkPolicies creates the policies.
 func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesArgs, opts ...pulumi.ResourceOption) (*NetworkPolicies, error) {
 	comp, err := newComponent[NetworkPolicies](ctx, TypeNetworkPolicies, name, args, opts)
@@ -254,24 +263,27 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 // to local pod, kubectl port-forward/exec).
 func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *NetworkPoliciesArgs) ([]pulumi.StringInput, error) {
 	var names []pulumi.StringInput
+	// allows are the policies created so far: the deny-all policy waits
+	// for them.
 	var allows []pulumi.Resource
-	create := func(name string, spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption) (*networkingv1.NetworkPolicy, error) {
+	create := func(name string, spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption) error {
 		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, name), &networkingv1.NetworkPolicyArgs{
 			Metadata: objectMeta(name, args.ProductionNamespace, commonLabels(nil)),
 			Spec:     spec,
 		}, append([]pulumi.ResourceOption{pulumi.Parent(comp)}, opts...)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
-		return np, nil
+		allows = append(allows, np)
+		return nil
 	}
 	ingressEgress := pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")}
 
 	// DNS for every production pod: ONE peer, kube-system's kube-dns pods
 	// (namespace AND pod selector), UDP and TCP 53. Policies see the
 	// packet after the kube-dns Service IP is translated to a pod IP.
-	np, err := create(AllowDNSEgressName, &networkingv1.NetworkPolicySpecArgs{
+	err := create(AllowDNSEgressName, &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: metav1.LabelSelectorArgs{},
 		PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
@@ -285,11 +297,10 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 	if err != nil {
 		return nil, err
 	}
-	allows = append(allows, np)
 
 	// history-server: called by price-fetcher (POST) and by labelled
 	// client pods of any namespace (users' GETs); calls MinIO.
-	np, err = create(HistoryServerNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
+	err = create(HistoryServerNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: historyServerLabels.podSelector(),
 		PolicyTypes: ingressEgress,
 		Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
@@ -305,30 +316,20 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 			// The container port behind Service port 80.
 			Ports: tcpPort(HistoryServerPort),
 		}},
-		Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
-			To:    networkingv1.NetworkPolicyPeerArray{samePods(minioLabels)},
-			Ports: tcpPort(MinioAPIPort),
-		}},
+		Egress: networkingv1.NetworkPolicyEgressRuleArray{egressToPods(minioLabels, MinioAPIPort)},
 	})
 	if err != nil {
 		return nil, err
 	}
-	allows = append(allows, np)
 
 	// price-fetcher: calls history-server and the Elering API over HTTPS.
 	// It has no ingress rules: nothing calls a CronJob's pods.
-	except := pulumi.StringArray{}
-	for _, c := range args.InternetEgressExcept {
-		except = append(except, pulumi.String(c))
-	}
-	np, err = create(PriceFetcherNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
+	except := pulumi.ToStringArray(args.InternetEgressExcept)
+	err = create(PriceFetcherNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: priceFetcherLabels.podSelector(),
 		PolicyTypes: ingressEgress,
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{
-			networkingv1.NetworkPolicyEgressRuleArgs{
-				To:    networkingv1.NetworkPolicyPeerArray{samePods(historyServerLabels)},
-				Ports: tcpPort(HistoryServerPort),
-			},
+			egressToPods(historyServerLabels, HistoryServerPort),
 			networkingv1.NetworkPolicyEgressRuleArgs{
 				To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
 					IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0"), Except: except},
@@ -340,30 +341,25 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 	if err != nil {
 		return nil, err
 	}
-	allows = append(allows, np)
 
 	// Distributed MinIO: each server calls the others on the API port
 	// (their ingress side is minio-network-policy). MinIO needs nothing
 	// else but DNS, which allow-dns-egress gives every pod.
 	if args.MinioPeers {
-		np, err = create(MinioPeerEgressName, &networkingv1.NetworkPolicySpecArgs{
+		err := create(MinioPeerEgressName, &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: minioLabels.podSelector(),
 			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
-			Egress: networkingv1.NetworkPolicyEgressRuleArray{networkingv1.NetworkPolicyEgressRuleArgs{
-				To:    networkingv1.NetworkPolicyPeerArray{samePods(minioLabels)},
-				Ports: tcpPort(MinioAPIPort),
-			}},
+			Egress:      networkingv1.NetworkPolicyEgressRuleArray{egressToPods(minioLabels, MinioAPIPort)},
 		})
 		if err != nil {
 			return nil, err
 		}
-		allows = append(allows, np)
 	}
 
 	// Everything else: every production pod isolated in both directions.
 	// Created after the allow policies (and so deleted before them), so
 	// that switching the lockdown on or off never cuts the data flow.
-	if _, err := create(DefaultDenyAllName, &networkingv1.NetworkPolicySpecArgs{
+	if err := create(DefaultDenyAllName, &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: metav1.LabelSelectorArgs{},
 		PolicyTypes: ingressEgress,
 	}, pulumi.DependsOn(allows)); err != nil {
