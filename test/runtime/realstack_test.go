@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,13 +60,15 @@ func requireStack(t *testing.T) kubernetes.Interface {
 }
 
 // Every pod of the stack runs on the real node, is Ready and never
-// restarted; a Ready container with a readiness probe is one whose probe
-// the kubelet executed and saw pass. Every Deployment and StatefulSet has
-// all its replicas ready.
+// restarted, and every probe its containers declare (readiness, liveness,
+// startup) is one the kubelet executed and saw pass: the kubelet counts
+// each probe's results in prober_probe_total (it records no event for a
+// success), read through the API server's node proxy. Every Deployment and
+// StatefulSet has all its replicas ready.
 func TestStackPodsReadyBecauseProbesPassed(t *testing.T) {
 	cs := requireStack(t)
 	ctx := context.Background()
-	probed := 0
+	var probed []probedContainer
 	for _, ns := range stackNamespaces {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -79,14 +82,35 @@ func TestStackPodsReadyBecauseProbesPassed(t *testing.T) {
 				t.Errorf("%s/%s: phase %s on node %q", ns, p.Name, p.Status.Phase, p.Spec.NodeName)
 				continue
 			}
+			started := map[string]time.Time{}
 			for _, c := range p.Status.ContainerStatuses {
 				if !c.Ready || c.RestartCount != 0 {
 					t.Errorf("%s/%s container %s: ready=%v restarts=%d", ns, p.Name, c.Name, c.Ready, c.RestartCount)
 				}
+				if c.State.Running != nil {
+					started[c.Name] = c.State.Running.StartedAt.Time
+				}
 			}
 			for _, c := range p.Spec.Containers {
-				if c.ReadinessProbe != nil {
-					probed++
+				pc := probedContainer{pod: p.Namespace + "/" + p.Name, uid: string(p.UID), container: c.Name}
+				// When each probe type's first result is due at the latest:
+				// the kubelet runs it initialDelaySeconds after the start,
+				// then every periodSeconds, each run up to timeoutSeconds.
+				for _, d := range []struct {
+					kind  string
+					probe *corev1.Probe
+				}{{"Startup", c.StartupProbe}, {"Readiness", c.ReadinessProbe}, {"Liveness", c.LivenessProbe}} {
+					if d.probe == nil {
+						continue
+					}
+					pc.types = append(pc.types, d.kind)
+					due := started[c.Name].Add(time.Duration(d.probe.InitialDelaySeconds+max(d.probe.PeriodSeconds, 10)+max(d.probe.TimeoutSeconds, 1)) * time.Second)
+					if due.After(pc.due) {
+						pc.due = due
+					}
+				}
+				if len(pc.types) > 0 {
+					probed = append(probed, pc)
 				}
 			}
 		}
@@ -109,10 +133,105 @@ func TestStackPodsReadyBecauseProbesPassed(t *testing.T) {
 			}
 		}
 	}
-	if probed == 0 {
-		t.Error("no container with a readiness probe found: the stack declares them for history-server and MinIO")
+	if len(probed) == 0 {
+		t.Fatal("no container with a probe found: the stack declares them for history-server, MinIO and Traefik")
 	}
-	t.Logf("%d containers Ready through their readiness probe", probed)
+
+	// A liveness probe with an initial delay may not have run yet when the
+	// stack has just become Ready: poll the kubelet's counters until every
+	// declared probe type has a success, or its first run is long overdue.
+	var successes map[probeKey]float64
+	for {
+		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/lab5-node/proxy/metrics/probes").DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("the kubelet's probe metrics through the API server's node proxy: %v", err)
+		}
+		successes = probeSuccesses(string(raw))
+		missing, overdue := 0, true
+		for _, pc := range probed {
+			for _, kind := range pc.types {
+				if successes[probeKey{pc.uid, pc.container, kind}] == 0 {
+					missing++
+					overdue = overdue && time.Since(pc.due) > 30*time.Second
+				}
+			}
+		}
+		if missing == 0 || overdue {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+
+	t.Logf("%-50s %-20s %s", "pod", "container", "successful probes (kubelet's prober_probe_total)")
+	for _, pc := range probed {
+		var counts []string
+		for _, kind := range pc.types {
+			n := successes[probeKey{pc.uid, pc.container, kind}]
+			counts = append(counts, fmt.Sprintf("%s %.0f", kind, n))
+			if n == 0 {
+				t.Errorf("%s container %s: the kubelet counted no successful %s probe", pc.pod, pc.container, kind)
+			}
+		}
+		t.Logf("%-50s %-20s %s", pc.pod, pc.container, strings.Join(counts, ", "))
+	}
+}
+
+// probedContainer is a container of the stack that declares probes: their
+// types, and when the last of them should have run at least once.
+type probedContainer struct {
+	pod, uid, container string
+	types               []string
+	due                 time.Time
+}
+
+// probeKey names one probe of one container of one pod instance.
+type probeKey struct{ podUID, container, probeType string }
+
+// probeSuccesses reads the successful results of prober_probe_total from the
+// kubelet's /metrics/probes (Prometheus text format), per pod instance,
+// container and probe type.
+func probeSuccesses(metrics string) map[probeKey]float64 {
+	out := map[probeKey]float64{}
+	for _, line := range strings.Split(metrics, "\n") {
+		rest, ok := strings.CutPrefix(line, "prober_probe_total{")
+		if !ok {
+			continue
+		}
+		labelText, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range strings.Split(labelText, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = strings.Trim(v, `"`)
+		}
+		n, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err != nil || l["result"] != "successful" {
+			continue
+		}
+		out[probeKey{l["pod_uid"], l["container"], l["probe_type"]}] += n
+	}
+	return out
+}
+
+func TestProbeSuccessesReadsTheKubeletsCounters(t *testing.T) {
+	const metrics = `# HELP prober_probe_total [ALPHA] Cumulative number of a liveness, readiness or startup probe for a container by result.
+# TYPE prober_probe_total counter
+prober_probe_total{container="minio",namespace="production",pod="minio-0",pod_uid="u1",probe_type="Liveness",result="successful"} 4
+prober_probe_total{container="minio",namespace="production",pod="minio-0",pod_uid="u1",probe_type="Readiness",result="failed"} 2
+prober_probe_total{container="minio",namespace="production",pod="minio-0",pod_uid="u1",probe_type="Readiness",result="successful"} 7
+prober_probe_total{container="minio",namespace="production",pod="minio-0",pod_uid="u0",probe_type="Readiness",result="successful"} 30
+`
+	got := probeSuccesses(metrics)
+	want := map[probeKey]float64{
+		{"u1", "minio", "Liveness"}:  4,
+		{"u1", "minio", "Readiness"}: 7, // failures are not successes
+		{"u0", "minio", "Readiness"}: 30,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("probeSuccesses = %v, want %v", got, want)
+	}
 }
 
 // The lab's data path with real packets: a Job from the price-fetcher
