@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -57,19 +58,26 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 		return ref.String(), nil
 	}
 
-	// MinIO: the server binary the toolchain builds, as /usr/bin/minio.
-	minio, err := minioImage(filepath.Join(root, ".tools", "bin", "minio"))
+	memo, err := loadImageMemo(filepath.Join(n.State, "stack-images.json"))
 	if err != nil {
 		return out, err
 	}
-	if out.MinIO, err = push("minio", minio); err != nil {
+
+	// MinIO: the server binary the toolchain builds, as /usr/bin/minio.
+	minioBin := filepath.Join(root, ".tools", "bin", "minio")
+	minioSum, err := fileDigest(minioBin)
+	if err != nil {
+		return out, fmt.Errorf("minio image (run make tools): %w", err)
+	}
+	if out.MinIO, err = memo.image(ctx, "minio", []string{minioSum},
+		func() (v1.Image, error) { return minioImage(minioBin) }, push); err != nil {
 		return out, err
 	}
 
 	// Echoserver: a goimage build; it runs as root (uid 0) like
 	// ealen/echo-server, because the lab lets it bind port 80 with only
 	// NET_BIND_SERVICE, and a non-root process gets no capability through
-	// exec when privilege escalation is off.
+	// exec when privilege escalation is off. Small: built every time.
 	echo, err := goimage.Build(ctx, goimage.Options{Dir: root, Package: "./test/images/echoserver", Name: "echoserver", Ports: []int{80},
 		Annotations: map[string]string{goimage.AnnotationTitle: StackRepo + "/echoserver"}})
 	if err != nil {
@@ -83,33 +91,50 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 		return out, err
 	}
 
-	nginx, err := nginxImage(ctx, debCache)
+	nginxVersions, err := debVersions(ctx, debCache, nginxDebs)
 	if err != nil {
 		return out, err
 	}
-	if out.Nginx, err = push("nginx-debian", nginx); err != nil {
+	if out.Nginx, err = memo.image(ctx, "nginx-debian", []string{nginxVersions},
+		func() (v1.Image, error) { return nginxImage(ctx, debCache) }, push); err != nil {
 		return out, err
 	}
 
-	pg, err := postgresImage(ctx, root, debCache)
+	// PostgreSQL's entrypoint, pgstart, is small and built every time; its
+	// digest is one of the image's inputs.
+	pgstart, err := goimage.Build(ctx, goimage.Options{Dir: root, Package: "./test/images/pgstart", Name: "pgstart"})
 	if err != nil {
 		return out, err
 	}
-	if out.Postgres, err = push("postgresql15-debian", pg); err != nil {
+	pgVersions, err := debVersions(ctx, debCache, postgresDebs)
+	if err != nil {
+		return out, err
+	}
+	if out.Postgres, err = memo.image(ctx, "postgresql15-debian", []string{pgVersions, pgstart.Digest.String()},
+		func() (v1.Image, error) { return postgresImage(ctx, pgstart.Artifact.(v1.Image), debCache) }, push); err != nil {
 		return out, err
 	}
 
 	if withTraefik {
 		// Traefik's own main package, pinned by tools/traefik's go.mod
 		// (~10 min cold build): goimage's non-root image, as the stack's
-		// Traefik pod runs as 65532 anyway.
-		tr, err := goimage.Build(ctx, goimage.Options{Dir: filepath.Join(root, "tools", "traefik"),
-			Package: "github.com/traefik/traefik/v3/cmd/traefik", Name: "traefik", Ports: []int{8000, 8443},
-			Annotations: map[string]string{goimage.AnnotationTitle: StackRepo + "/traefik"}})
+		// Traefik pod runs as 65532 anyway. Its inputs: that module (go.mod,
+		// go.sum) and the Go toolchain.
+		dir := filepath.Join(root, "tools", "traefik")
+		module, err := treeDigest(dir)
 		if err != nil {
 			return out, err
 		}
-		if out.Traefik, err = push("traefik", tr.Artifact.(v1.Image)); err != nil {
+		build := func() (v1.Image, error) {
+			tr, err := goimage.Build(ctx, goimage.Options{Dir: dir,
+				Package: "github.com/traefik/traefik/v3/cmd/traefik", Name: "traefik", Ports: []int{8000, 8443},
+				Annotations: map[string]string{goimage.AnnotationTitle: StackRepo + "/traefik"}})
+			if err != nil {
+				return nil, err
+			}
+			return tr.Artifact.(v1.Image), nil
+		}
+		if out.Traefik, err = memo.image(ctx, "traefik", []string{module, runtime.Version()}, build, push); err != nil {
 			return out, err
 		}
 	}
@@ -218,7 +243,7 @@ func nginxImage(ctx context.Context, cache string) (v1.Image, error) {
 // (bitnami's 1001); initdb and postgres refuse a uid without a passwd entry.
 const postgresUID = 1001
 
-func postgresImage(ctx context.Context, root, cache string) (v1.Image, error) {
+func postgresImage(ctx context.Context, pgstart v1.Image, cache string) (v1.Image, error) {
 	dir, versions, err := debRoot(ctx, cache, postgresDebs)
 	if err != nil {
 		return nil, err
@@ -244,17 +269,13 @@ func postgresImage(ctx context.Context, root, cache string) (v1.Image, error) {
 	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
 		return nil, err
 	}
-	// The entrypoint: a static Go program (goimage's build, flags and all).
-	start, err := goimage.Build(ctx, goimage.Options{Dir: root, Package: "./test/images/pgstart", Name: "pgstart"})
-	if err != nil {
-		return nil, err
-	}
 	layer, err := dirLayer(dir, map[string]int{"bitnami/postgresql": postgresUID})
 	if err != nil {
 		return nil, err
 	}
-	// pgstart's layer goes under Debian's: Debian's passwd wins.
-	return imageOn(start.Artifact.(v1.Image), layer, "Debian packages "+versions, v1.Config{
+	// The entrypoint, pgstart (a static Go program, goimage's build), is
+	// the base: its layer goes under Debian's, so Debian's passwd wins.
+	return imageOn(pgstart, layer, "Debian packages "+versions, v1.Config{
 		Entrypoint:   []string{"/app/pgstart"},
 		User:         fmt.Sprint(postgresUID),
 		Env:          []string{"PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin", "TZ=UTC", "LANG=C"},
@@ -289,14 +310,7 @@ func FetchStackDebs(ctx context.Context, cache string) error {
 // are not needed by the daemons). It returns the .deb files and the
 // package versions used.
 func debFiles(ctx context.Context, cache string, pkgs []string) ([]string, string, error) {
-	all, err := debClosure(ctx, pkgs)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, "", err
-	}
-	vers, err := candidates(ctx, all)
+	all, vers, err := resolvedDebs(ctx, cache, pkgs)
 	if err != nil {
 		return nil, "", err
 	}
