@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/np-guard/netpol-analyzer/pkg/netpol/eval"
+
+	"github.com/lab5/k8s-networking/infra/netpoltable"
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,97 +20,20 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// The NetworkPolicy truth table: every NetworkPolicy the program declares,
-// every namespace it declares (with the labels the API server adds) and one
-// representative pod per declared workload (its pod template's real labels
-// and container ports) are converted to k8s.io/api objects and loaded into
-// a NetworkPolicy evaluation engine (np-guard/netpol-analyzer's eval
-// package, which implements the Kubernetes NetworkPolicy semantics:
-// isolation per direction, OR-ed peers, AND-ed selectors within one peer,
-// ipBlock except, ports of the destination pod). Each row is then asked of
-// the engine, for three configurations: the default (lab test resources and
-// production lockdown on), productionLockdown=false and
-// labTestResources=false; for distributed MinIO (minioReplicas=4) with
-// and without the lockdown; and with Traefik as the ingress controller.
+// The NetworkPolicy truth table (package netpoltable): every NetworkPolicy
+// the program declares, every namespace it declares (with the labels the
+// API server adds) and one representative pod per declared workload (its
+// pod template's real labels and container ports) are converted to
+// k8s.io/api objects and loaded into a NetworkPolicy evaluation engine
+// (np-guard/netpol-analyzer's eval package, which implements the
+// Kubernetes NetworkPolicy semantics: isolation per direction, OR-ed
+// peers, AND-ed selectors within one peer, ipBlock except, ports of the
+// destination pod). Each row is then asked of the engine, in each of the
+// table's configurations (netpoltable.Modes).
 
-// verdict is a row's expected outcome in one configuration.
-type verdict int
-
-const (
-	inherit verdict = iota // distributed MinIO: as in the mode it extends
-	skip                   // a peer does not exist in that configuration
-	allow                  // the connection is allowed
-	deny                   // the connection is denied
-)
-
-func (v verdict) String() string {
-	return [...]string{"(inherit)", "-", "allowed", "denied"}[v]
-}
-
-// netpolModes are the configurations the table is evaluated in, in the
-// order of a row's verdicts. A distributed mode extends the standalone mode
-// `base`: where a row leaves its verdict out (inherit), it expects what it
-// expects there.
-var netpolModes = []struct {
-	name   string
-	config map[string]string
-	base   int
-}{
-	{"default", baseConfig(), -1},
-	{"productionLockdown=false", with("productionLockdown", "false"), -1},
-	{"labTestResources=false", with("labTestResources", "false"), -1},
-	{"minioReplicas=4", with("minioReplicas", "4"), 0},
-	{"minioReplicas=4,productionLockdown=false", with("minioReplicas", "4", "productionLockdown", "false"), 1},
-	{traefikMode, with("ingressController", "traefik"), 0},
-}
-
-// traefikMode is the default with Traefik as the ingress controller: every
-// row holds as in the default, except those whose source is a controller
-// pod (ingress-nginx's do not exist; Traefik's get rows of their own).
-const traefikMode = "ingressController=traefik"
-
-// verdicts are a row's verdicts, one per netpolModes entry; rows that are
-// no different with distributed MinIO or Traefik list only the first three.
-type verdicts [6]verdict
-
-// Addresses for the rows and for the representative pods. No packet is
-// sent anywhere: they only feed the engine.
-const (
-	// internetIP is a public address (TEST-NET-3, outside every excepted
-	// range): "the internet" for ipBlock 0.0.0.0/0.
-	internetIP = "203.0.113.10"
-	// serviceIP is in a typical Service range (10.96.0.0/12): cluster
-	// address space.
-	serviceIP = "10.96.0.1"
-	// nodeIP is the host IP of every representative pod.
-	nodeIP = "192.168.49.2"
-)
-
-// Pods that are not declared by the program but exist in any cluster the
-// stack runs on (kube-system), or stand for a user's client (default).
-var (
-	kubeDNSPod = &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: kubeSystemNamespace, Labels: kubeDNSLabels},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
-			{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
-			{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
-			{Name: "metrics", ContainerPort: 9153, Protocol: corev1.ProtocolTCP},
-		}}}},
-	}
-	// otherKubeSystemPod has no k8s-app=kube-dns: the DNS egress peer (a
-	// namespace AND a pod selector) must not match it.
-	otherKubeSystemPod = &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "metrics-server", Namespace: kubeSystemNamespace, Labels: map[string]string{"k8s-app": "metrics-server"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "metrics-server", Ports: []corev1.ContainerPort{
-			{Name: "https", ContainerPort: 10250, Protocol: corev1.ProtocolTCP},
-		}}}},
-	}
-	// historyClientPod is a user's curl pod carrying the opt-in label.
-	historyClientPod = &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "history-client", Namespace: NamespaceDefault, Labels: map[string]string{HistoryServerClientLabel: "true", "run": "curl"}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "curl"}}},
-	}
-)
+// nodeIP is the host IP of every representative pod. No packet is sent
+// anywhere: it only feeds the engine.
+const nodeIP = "192.168.49.2"
 
 // netpolWorld is one configuration's objects, loaded into an engine.
 type netpolWorld struct {
@@ -214,7 +139,7 @@ func newNetpolWorld(t *testing.T, config map[string]string) *netpolWorld {
 			w.addPod(peer)
 		}
 	}
-	for _, p := range []*corev1.Pod{kubeDNSPod, otherKubeSystemPod, historyClientPod} {
+	for _, p := range netpoltable.OtherPods {
 		w.addPod(p.DeepCopy())
 	}
 
@@ -370,171 +295,52 @@ func listens(p *corev1.Pod, proto string, port int) bool {
 	return false
 }
 
-// netpolRow is one connection and its verdict in each of netpolModes.
-type netpolRow struct {
-	src, dst string // "ns/pod", "svc:ns/name" (dst only) or an IP
-	proto    string
-	port     int // a Service port for svc: destinations, else the pod's
-	want     verdicts
-	why      string
-}
-
-// verdictIn is the row's expected verdict in netpolModes[i].
-func (row netpolRow) verdictIn(i int) verdict {
-	if v := row.want[i]; v != inherit || netpolModes[i].base < 0 {
-		return v
-	}
-	return row.want[netpolModes[i].base]
-}
-
-var (
-	pricefetcher  = NamespaceProduction + "/" + PriceFetcherName
-	historyserver = NamespaceProduction + "/" + HistoryServerName
-	minioPod      = NamespaceProduction + "/" + MinioName
-	minioPeer     = NamespaceProduction + "/" + MinioName + "-1" // distributed MinIO only
-	postgresPeer  = NamespaceTest + "/" + PostgresStatefulSetName + "-1"
-	historySvc    = "svc:" + NamespaceProduction + "/" + HistoryServerName
-	minioSvc      = "svc:" + NamespaceProduction + "/" + MinioName
-	echoSvc       = "svc:" + NamespaceDefault + "/" + EchoserverName
-	coredns       = kubeSystemNamespace + "/coredns"
-	controller    = IngressNginxNamespace + "/" + IngressNginxControllerName
-	traefikPod    = TraefikNamespace + "/" + TraefikName // ingressController=traefik only
-	admissionJob  = IngressNginxNamespace + "/ingress-nginx-admission-create"
-	testNginx     = NamespaceTest + "/" + NginxName
-	defaultNginx  = NamespaceDefault + "/" + NginxName
-	lab5Echo      = NamespaceK8sLab5 + "/" + EchoserverName
-	postgresPod   = NamespaceTest + "/" + PostgresStatefulSetName
-	historyClient = NamespaceDefault + "/" + historyClientPod.Name
-)
-
-// netpolTable: verdicts for {default, productionLockdown=false,
-// labTestResources=false, minioReplicas=4, minioReplicas=4 with
-// productionLockdown=false, ingressController=traefik}. Service destinations go through the Service's
-// port mapping (history-server's port 80 lands on pod port 8080).
-var netpolTable = []netpolRow{
-	// The lab's echoserver-network-policy (default namespace).
-	{lab5Echo, echoSvc, "TCP", 80, verdicts{allow, allow, skip}, "lab: any pod of k8s-lab5"},
-	{defaultNginx, echoSvc, "TCP", 80, verdicts{allow, allow, skip}, "lab: name=nginx in default"},
-	{testNginx, echoSvc, "TCP", 80, verdicts{deny, deny, allow}, "lab: name=nginx of another namespace is not admitted"},
-	{postgresPod, echoSvc, "TCP", 80, verdicts{deny, deny, skip}, "not a listed peer"},
-	{controller, echoSvc, "TCP", 80, verdicts{allow, allow, allow, inherit, inherit, skip}, "echoserver-allow-ingress-controller: the Ingress keeps working"},
-	{admissionJob, echoSvc, "TCP", 80, verdicts{deny, deny, allow, inherit, inherit, skip}, "only the controller pods of ingress-nginx"},
-	// With Traefik (the last verdict) the policy admits Traefik's pods
-	// instead: the same Ingress keeps working after the switch.
-	{traefikPod, echoSvc, "TCP", 80, verdicts{skip, skip, skip, skip, skip, allow}, "echoserver-allow-ingress-controller follows the controller: Traefik"},
-	{traefikPod, historySvc, "TCP", 80, verdicts{skip, skip, skip, skip, skip, deny}, "no route goes to history-server"},
-	{traefikPod, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{skip, skip, skip, skip, skip, allow}, "k8s-lab5 has no policies"},
-	{traefikPod, minioSvc, "TCP", 9000, verdicts{skip, skip, skip, skip, skip, deny}, "lab: only history-server"},
-	{historyserver, echoSvc, "TCP", 80, verdicts{deny, deny, deny}, "lockdown egress, or not a listed peer"},
-	{pricefetcher, echoSvc, "TCP", 80, verdicts{deny, deny, deny}, "lockdown egress, or not a listed peer"},
-
-	// The lab's minio-network-policy (production).
-	{historyserver, minioSvc, "TCP", 9000, verdicts{allow, allow, allow}, "lab: history-server -> MinIO API"},
-	{pricefetcher, minioSvc, "TCP", 9000, verdicts{deny, deny, deny}, "lab: only history-server"},
-	{historyserver, minioPod, "TCP", 9001, verdicts{deny, deny, deny}, "MinIO console: no rule admits it"},
-	{internetIP, minioPod, "TCP", 9000, verdicts{deny, deny, deny}, "outside the cluster"},
-
-	// Distributed MinIO (the last two verdicts: minioReplicas=4 with, then
-	// without, the lockdown): the servers call each other on the API port;
-	// every other row holds unchanged in those modes.
-	{minioPeer, minioPod, "TCP", 9000, verdicts{skip, skip, skip, allow, allow}, "distributed MinIO: server to server"},
-	{minioPod, minioPeer, "TCP", 9000, verdicts{skip, skip, skip, allow, allow}, "distributed MinIO: both directions"},
-	{minioPeer, "svc:" + NamespaceProduction + "/" + MinioHeadlessServiceName, "TCP", 9000, verdicts{skip, skip, skip, allow, allow}, "through the headless Service"},
-	{minioPeer, minioPod, "TCP", 9001, verdicts{skip, skip, skip, deny, deny}, "peers: the API port only, not the console"},
-	{historyserver, minioPeer, "TCP", 9000, verdicts{skip, skip, skip, allow, allow}, "history-server reaches every server"},
-	{pricefetcher, minioPeer, "TCP", 9000, verdicts{skip, skip, skip, deny, deny}, "still only history-server and MinIO"},
-	{testNginx, minioPeer, "TCP", 9000, verdicts{skip, skip, skip, deny, deny}, "outside production"},
-	{minioPeer, historyserver, "TCP", 8080, verdicts{skip, skip, skip, deny, allow}, "MinIO's egress is MinIO only"},
-	{minioPeer, internetIP, "TCP", 443, verdicts{skip, skip, skip, deny, allow}, "MinIO needs no internet"},
-	{minioPeer, coredns, "UDP", 53, verdicts{skip, skip, skip, allow, allow}, "DNS: the servers resolve each other's names"},
-	{minioPeer, serviceIP, "TCP", 9000, verdicts{skip, skip, skip, deny, allow}, "MinIO's port on an address that is no MinIO pod"},
-
-	// price-fetcher -> history-server (Service port 80 -> pod port 8080).
-	{pricefetcher, historySvc, "TCP", 80, verdicts{allow, allow, allow}, "the lab's data flow (pod port 8080)"},
-	{pricefetcher, historyserver, "TCP", 80, verdicts{deny, allow, deny}, "policy ports are pod ports: 80 is the Service's"},
-	{historyClient, historySvc, "TCP", 80, verdicts{allow, allow, allow}, "pods labelled " + HistoryServerClientLabel + "=true, any namespace"},
-	{testNginx, historySvc, "TCP", 80, verdicts{deny, allow, deny}, "unlabelled client"},
-	{defaultNginx, historySvc, "TCP", 80, verdicts{deny, allow, skip}, "unlabelled client"},
-	{lab5Echo, historySvc, "TCP", 80, verdicts{deny, allow, skip}, "unlabelled client"},
-	{controller, historySvc, "TCP", 80, verdicts{deny, allow, deny, inherit, inherit, skip}, "no Ingress routes to history-server"},
-	{minioPod, historySvc, "TCP", 80, verdicts{deny, allow, deny}, "MinIO never calls history-server"},
-	{internetIP, historyserver, "TCP", 8080, verdicts{deny, allow, deny}, "outside the cluster"},
-
-	// DNS: kube-system's kube-dns pods, UDP and TCP 53.
-	{pricefetcher, coredns, "UDP", 53, verdicts{allow, allow, allow}, "DNS"},
-	{pricefetcher, coredns, "TCP", 53, verdicts{allow, allow, allow}, "DNS over TCP"},
-	{historyserver, coredns, "UDP", 53, verdicts{allow, allow, allow}, "DNS"},
-	{historyserver, coredns, "TCP", 53, verdicts{allow, allow, allow}, "DNS over TCP"},
-	{minioPod, coredns, "UDP", 53, verdicts{allow, allow, allow}, "DNS"},
-	{pricefetcher, coredns, "TCP", 9153, verdicts{deny, allow, deny}, "only port 53 of the DNS pods"},
-	{pricefetcher, kubeSystemNamespace + "/metrics-server", "UDP", 53, verdicts{deny, allow, deny}, "only k8s-app=kube-dns pods of kube-system"},
-	{pricefetcher, "8.8.8.8", "UDP", 53, verdicts{deny, allow, deny}, "no DNS server outside the cluster"},
-
-	// price-fetcher -> internet: TCP 443 only, not to cluster ranges.
-	{pricefetcher, internetIP, "TCP", 443, verdicts{allow, allow, allow}, "Elering API over HTTPS"},
-	{pricefetcher, internetIP, "TCP", 80, verdicts{deny, allow, deny}, "plain HTTP"},
-	{pricefetcher, serviceIP, "TCP", 443, verdicts{deny, allow, deny}, "10.0.0.0/8 excepted"},
-	{pricefetcher, "172.20.0.5", "TCP", 443, verdicts{deny, allow, deny}, "172.16.0.0/12 excepted"},
-	{pricefetcher, "192.168.1.1", "TCP", 443, verdicts{deny, allow, deny}, "192.168.0.0/16 excepted"},
-	{pricefetcher, minioPod, "TCP", 443, verdicts{deny, deny, deny}, "a pod, not the internet"},
-	{historyserver, internetIP, "TCP", 443, verdicts{deny, allow, deny}, "history-server needs no internet"},
-	{minioPod, internetIP, "TCP", 443, verdicts{deny, allow, deny}, "MinIO needs no internet"},
-	{minioPod, historyserver, "TCP", 8080, verdicts{deny, allow, deny}, "not a listed peer"},
-
-	// Namespaces without policies are unaffected.
-	{testNginx, "svc:" + NamespaceTest + "/" + PostgresServiceName, "TCP", 5432, verdicts{allow, allow, skip}, "test has no policies"},
-	{postgresPeer, NamespaceTest + "/" + PostgresStatefulSetName, "TCP", 5432, verdicts{allow, allow, skip}, "test has no policies"},
-	{defaultNginx, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{allow, allow, skip}, "k8s-lab5 has no policies"},
-	{controller, "svc:" + NamespaceK8sLab5 + "/" + EchoserverName, "TCP", 80, verdicts{allow, allow, skip, inherit, inherit, skip}, "k8s-lab5 has no policies"},
-	{testNginx, internetIP, "TCP", 443, verdicts{allow, allow, allow}, "test has no policies"},
-}
-
-// TestNetworkPolicyTruthTable evaluates netpolTable with the engine, and
+// TestNetworkPolicyTruthTable evaluates netpoltable.Rows with the engine, and
 // checks that MinIO's API is denied to every pod outside production.
 func TestNetworkPolicyTruthTable(t *testing.T) {
 	t.Parallel()
-	for i, mode := range netpolModes {
-		t.Run(mode.name, func(t *testing.T) {
+	for i, mode := range netpoltable.Modes {
+		t.Run(mode.Name, func(t *testing.T) {
 			t.Parallel()
-			w := newNetpolWorld(t, mode.config)
+			w := newNetpolWorld(t, with(mode.Config...))
 			var lines []string
-			for _, row := range netpolTable {
-				want := row.verdictIn(i)
-				if want == inherit {
-					t.Fatalf("%s -> %s: no verdict for %s", row.src, row.dst, mode.name)
+			for _, row := range netpoltable.Rows {
+				want := row.VerdictIn(i)
+				if want == netpoltable.Inherit {
+					t.Fatalf("%s -> %s: no verdict for %s", row.Src, row.Dst, mode.Name)
 				}
-				if want == skip {
-					if w.exists(row.src) && w.existsDst(row.dst) {
-						t.Errorf("%s -> %s: marked skip, but both exist in this configuration", row.src, row.dst)
+				if want == netpoltable.Skip {
+					if w.exists(row.Src) && w.existsDst(row.Dst) {
+						t.Errorf("%s -> %s: marked skip, but both exist in this configuration", row.Src, row.Dst)
 					}
 					continue
 				}
-				if !w.exists(row.src) {
-					t.Errorf("row source %s does not exist", row.src)
+				if !w.exists(row.Src) {
+					t.Errorf("row source %s does not exist", row.Src)
 					continue
 				}
-				dst, ok := w.resolve(row.dst, row.port)
+				dst, ok := w.resolve(row.Dst, row.Port)
 				if !ok {
-					t.Errorf("row destination %s does not exist", row.dst)
+					t.Errorf("row destination %s does not exist", row.Dst)
 					continue
 				}
-				got := w.allowed(row.src, dst, row.proto)
-				if (want == allow) != got {
-					t.Errorf("%s -> %s %s/%d (pod port %d): %v, want %v (%s)", row.src, row.dst, row.proto, row.port, dst.port, verdictOf(got), want, row.why)
+				got := w.allowed(row.Src, dst, row.Proto)
+				if (want == netpoltable.Allow) != got {
+					t.Errorf("%s -> %s %s/%d (pod port %d): %v, want %v (%s)", row.Src, row.Dst, row.Proto, row.Port, dst.port, netpoltable.VerdictOf(got), want, row.Why)
 				}
 				// An allowed row must be a real service: the pod listens
 				// there.
-				if (i == 0 || netpolModes[i].base == 0) && want == allow && dst.pod != nil && !listens(dst.pod, row.proto, dst.port) {
-					t.Errorf("%s -> %s: allowed on %s/%d, where the pod does not listen", row.src, row.dst, row.proto, dst.port)
+				if (i == 0 || mode.Base == 0) && want == netpoltable.Allow && dst.pod != nil && !listens(dst.pod, row.Proto, dst.port) {
+					t.Errorf("%s -> %s: allowed on %s/%d, where the pod does not listen", row.Src, row.Dst, row.Proto, dst.port)
 				}
-				lines = append(lines, fmt.Sprintf("%-40s %-36s %s/%-5d -> %-30s %s", row.src, row.dst, row.proto, row.port, dst.peer+":"+strconv.Itoa(dst.port), verdictOf(got)))
+				lines = append(lines, fmt.Sprintf("%-40s %-36s %s/%-5d -> %-30s %s", row.Src, row.Dst, row.Proto, row.Port, dst.peer+":"+strconv.Itoa(dst.port), netpoltable.VerdictOf(got)))
 			}
 
 			// No pod outside production, nor price-fetcher, reaches MinIO.
-			minio, _ := w.resolve(minioSvc, MinioAPIPort)
+			minio, _ := w.resolve(netpoltable.MinioSvc, MinioAPIPort)
 			n := 0
 			for key, p := range w.pods {
-				if p.Namespace == NamespaceProduction && key != pricefetcher {
+				if p.Namespace == NamespaceProduction && key != netpoltable.PriceFetcher {
 					continue
 				}
 				n++
@@ -546,7 +352,7 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 				t.Errorf("only %d pods checked against MinIO", n)
 			}
 			if testing.Verbose() {
-				t.Logf("truth table (%s):\n%s", mode.name, strings.Join(lines, "\n"))
+				t.Logf("truth table (%s):\n%s", mode.Name, strings.Join(lines, "\n"))
 			}
 		})
 	}
@@ -559,13 +365,6 @@ func (w *netpolWorld) existsDst(dst string) bool {
 		return ok
 	}
 	return w.exists(dst)
-}
-
-func verdictOf(allowed bool) verdict {
-	if allowed {
-		return allow
-	}
-	return deny
 }
 
 // TestNetworkPolicyWorld: the evaluation above stands on real objects: the
@@ -600,33 +399,37 @@ func TestNetworkPolicyWorld(t *testing.T) {
 			"default/" + EchoserverAllowIngressControllerName, "default/" + EchoserverNetworkPolicyName,
 			"production/" + MinioNetworkPolicyName,
 		},
-		traefikMode: {
+		netpoltable.TraefikMode: {
 			"default/" + EchoserverAllowIngressControllerName, "default/" + EchoserverNetworkPolicyName,
 			"production/" + AllowDNSEgressName, "production/" + DefaultDenyAllName,
 			"production/" + HistoryServerNetworkPolicyName, "production/" + MinioNetworkPolicyName,
 			"production/" + PriceFetcherNetworkPolicyName,
 		},
+		netpoltable.TraefikNoLockdownMode: {
+			"default/" + EchoserverAllowIngressControllerName, "default/" + EchoserverNetworkPolicyName,
+			"production/" + MinioNetworkPolicyName,
+		},
 	}
-	for _, mode := range netpolModes {
-		t.Run(mode.name, func(t *testing.T) {
+	for _, mode := range netpoltable.Modes {
+		t.Run(mode.Name, func(t *testing.T) {
 			t.Parallel()
-			w := newNetpolWorld(t, mode.config)
+			w := newNetpolWorld(t, with(mode.Config...))
 			var got []string
 			for _, np := range w.policies {
 				got = append(got, np.Namespace+"/"+np.Name)
 			}
 			sort.Strings(got)
-			if strings.Join(got, " ") != strings.Join(wantPolicies[mode.name], " ") {
-				t.Errorf("policies:\n got %v\nwant %v", got, wantPolicies[mode.name])
+			if strings.Join(got, " ") != strings.Join(wantPolicies[mode.Name], " ") {
+				t.Errorf("policies:\n got %v\nwant %v", got, wantPolicies[mode.Name])
 			}
 
 			// The representative pods include the lab's workloads and
 			// the mode's ingress controller (and not the other one).
-			ctl, ctlKey, ctlValue, other := controller, labelComponent, "controller", traefikPod
-			if mode.name == traefikMode {
-				ctl, ctlKey, ctlValue, other = traefikPod, "app", "traefik", controller
+			ctl, ctlKey, ctlValue, other := netpoltable.IngressNginx, labelComponent, "controller", netpoltable.TraefikPod
+			if mode.Setting("ingressController") == "traefik" {
+				ctl, ctlKey, ctlValue, other = netpoltable.TraefikPod, "app", "traefik", netpoltable.IngressNginx
 			}
-			for _, p := range []string{pricefetcher, historyserver, minioPod, testNginx, ctl, NamespaceDefault + "/" + EchoserverName} {
+			for _, p := range []string{netpoltable.PriceFetcher, netpoltable.HistoryServer, netpoltable.MinioPod, netpoltable.TestNginx, ctl, NamespaceDefault + "/" + EchoserverName} {
 				if _, ok := w.pods[p]; !ok {
 					t.Fatalf("no representative pod %s", p)
 				}
@@ -634,8 +437,8 @@ func TestNetworkPolicyWorld(t *testing.T) {
 			if _, ok := w.pods[other]; ok {
 				t.Errorf("both controllers' pods exist: %s", other)
 			}
-			if w.pods[pricefetcher].Labels["microservice"] != "price-fetcher" || w.pods[ctl].Labels[ctlKey] != ctlValue {
-				t.Errorf("representative pods lack their template labels: %v %v", w.pods[pricefetcher].Labels, w.pods[ctl].Labels)
+			if w.pods[netpoltable.PriceFetcher].Labels["microservice"] != "price-fetcher" || w.pods[ctl].Labels[ctlKey] != ctlValue {
+				t.Errorf("representative pods lack their template labels: %v %v", w.pods[netpoltable.PriceFetcher].Labels, w.pods[ctl].Labels)
 			}
 
 			for _, np := range w.policies {
