@@ -105,10 +105,13 @@ case $action in
 up)
 	"${run[@]}" pulumi up --yes --refresh --stack "$STACK" --config-file "$config_file" "$@"
 	"${run[@]}" pulumi stack output --stack "$STACK"
-	if [ "${CLUSTER_NODE:-}" = real ]; then
+	if [ "${CLUSTER_NODE:-}" = real ] && [ ${#run[@]} -gt 0 ]; then
+		echo "up took ${SECONDS}s; the local cluster (control plane, node, every pod): $("$LAB5_ROOT/.tools/bin/lab5-node" memory \
+			-state "${CLUSTER_STATE:-$LAB5_ROOT/.cluster}" -netns "/run/netns/$("$LAB5_ROOT/hack/cluster.sh" netns)")"
+		relay=${NODE_HOST_PORTS-30001} relay=${relay%% *} relay=${relay%%:*}
 		cat <<EOF
 The stack runs on the real node. Try:
-  curl http://127.0.0.1:30001/                       echoserver (NodePort 30001, relayed from the host's loopback)
+  curl http://127.0.0.1:$relay/                       echoserver (NodePort 30001, relayed from the host's loopback)
   hack/cluster.sh exec curl -s http://10.0.0.2:30001/   the NodePort on the node address
   hack/cluster.sh exec kubectl get pods -A -o wide
   hack/cluster.sh exec kubectl -n production logs deploy/history-server

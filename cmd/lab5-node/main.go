@@ -12,6 +12,7 @@
 //	lab5-node resolve -state DIR NAME               look NAME up at the cluster DNS Service (run inside the namespace)
 //	lab5-node forward -state DIR -netns PATH -listen ADDR -to ADDR
 //	                                                 forward the host's ADDR (loopback) to ADDR inside the namespace
+//	lab5-node memory  -state DIR -netns PATH         the whole local cluster's processes and their resident memory (on the host)
 package main
 
 import (
@@ -49,7 +50,7 @@ func debCache() string {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: lab5-node env|images|stack-debs|stack-images|setup|addons|cleanup|resolve|forward -state DIR [flags]")
+		return fmt.Errorf("usage: lab5-node env|images|stack-debs|stack-images|setup|addons|cleanup|resolve|forward|memory -state DIR [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("lab5-node "+cmd, flag.ContinueOnError)
@@ -58,7 +59,7 @@ func run(args []string) error {
 	pause := fs.String("pause-image", "", "the pod sandbox image (setup)")
 	busybox := fs.String("busybox-image", "", "the volume helper pods' image (setup)")
 	image := fs.String("image", "", "the CoreDNS image (addons)")
-	netns := fs.String("netns", "", "the cluster's network namespace, e.g. /run/netns/NAME (forward)")
+	netns := fs.String("netns", "", "the cluster's network namespace, e.g. /run/netns/NAME (forward, memory)")
 	listen := fs.String("listen", "", "where to listen, in this process's namespace (forward)")
 	traefik := fs.Bool("traefik", false, "also build Traefik from tools/traefik (stack-images)")
 	to := fs.String("to", "", "where to connect, inside -netns (forward)")
@@ -88,6 +89,15 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("PAUSE_IMAGE=%s\nCOREDNS_IMAGE=%s\nBUSYBOX_IMAGE=%s\n", imgs.Pause, imgs.CoreDNS, imgs.Busybox)
+	case "memory":
+		if *netns == "" {
+			return fmt.Errorf("memory: -netns is required")
+		}
+		u, err := n.Memory(localnode.RealHost, *netns)
+		if err != nil {
+			return err
+		}
+		fmt.Println(u)
 	case "stack-debs":
 		return localnode.FetchStackDebs(ctx, debCache())
 	case "stack-images":
