@@ -3,6 +3,7 @@ package infra
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -84,6 +85,41 @@ func (o *k8sObject) num(path string) int {
 
 func (o *k8sObject) labels(path string) map[string]string {
 	return toStringMap(o.dig(path))
+}
+
+// expectFields checks each path (dig syntax) of v against its wanted value;
+// a nil want means the field is absent.
+func expectFields(t *testing.T, what string, v any, want map[string]any) {
+	t.Helper()
+	for path, w := range want {
+		if got := dig(v, path); got != w {
+			t.Errorf("%s %s = %v, want %v", what, path, got, w)
+		}
+	}
+}
+
+// single is the one element of the list at path, failing the test unless
+// there is exactly one.
+func (o *k8sObject) single(t *testing.T, path string) any {
+	t.Helper()
+	l := toSlice(o.dig(path))
+	if len(l) != 1 {
+		t.Fatalf("%s %s = %v, want exactly one", o.key(), path, l)
+	}
+	return l[0]
+}
+
+// ingressPolicyRule checks that np selects the pods with labels, is an
+// Ingress policy, and has exactly one rule, which it returns.
+func ingressPolicyRule(t *testing.T, np *k8sObject, labels map[string]string) any {
+	t.Helper()
+	if got := np.labels("spec.podSelector.matchLabels"); !reflect.DeepEqual(got, labels) {
+		t.Errorf("%s podSelector = %v, want %v", np.key(), got, labels)
+	}
+	if got := toStrings(np.dig("spec.policyTypes")); !reflect.DeepEqual(got, []string{"Ingress"}) {
+		t.Errorf("%s policyTypes = %v", np.key(), got)
+	}
+	return np.single(t, "spec.ingress")
 }
 
 var pathTokenRe = regexp.MustCompile(`([^.\[\]]+)|\[(\d+)\]`)

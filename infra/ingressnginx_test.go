@@ -309,11 +309,7 @@ func TestIngressNginxAdmissionJobsAndWebhook(t *testing.T) {
 	if !dependsOn(w, r.get("Deployment", "ingress-nginx", "ingress-nginx-controller")) {
 		t.Error("webhook configuration is created before its backend is ready")
 	}
-	hooks := toSlice(w.dig("webhooks"))
-	if len(hooks) != 1 {
-		t.Fatalf("webhooks = %v", hooks)
-	}
-	checks := map[string]any{
+	expectFields(t, "webhook", w.single(t, "webhooks"), map[string]any{
 		"name":                           "validate.nginx.ingress.kubernetes.io",
 		"failurePolicy":                  "Fail",
 		"matchPolicy":                    "Equivalent",
@@ -339,12 +335,7 @@ func TestIngressNginxAdmissionJobsAndWebhook(t *testing.T) {
 		"admissionReviewVersions[1]":     nil,
 		"rules[0].operations[2]":         nil,
 		"rules[0].resources[1]":          nil,
-	}
-	for path, want := range checks {
-		if got := dig(hooks[0], path); got != want {
-			t.Errorf("webhook %s = %v, want %v", path, got, want)
-		}
-	}
+	})
 }
 
 func TestIngressClass(t *testing.T) {

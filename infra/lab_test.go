@@ -222,7 +222,7 @@ func TestPriceFetcherCronJob(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, baseConfig())
 	cj := r.get("CronJob", "production", "price-fetcher")
-	checks := map[string]any{
+	expectFields(t, "CronJob", cj.Obj, map[string]any{
 		"spec.schedule":                                     "30 15 * * *",
 		"spec.timeZone":                                     "Europe/Tallinn",
 		"spec.concurrencyPolicy":                            "Forbid",
@@ -230,12 +230,7 @@ func TestPriceFetcherCronJob(t *testing.T) {
 		"spec.failedJobsHistoryLimit":                       float64(3),
 		"spec.jobTemplate.spec.backoffLimit":                float64(2),
 		"spec.jobTemplate.spec.template.spec.restartPolicy": "Never",
-	}
-	for path, want := range checks {
-		if got := cj.dig(path); got != want {
-			t.Errorf("%s = %v, want %v", path, got, want)
-		}
-	}
+	})
 	if cj.num("spec.startingDeadlineSeconds") <= 0 || cj.num("spec.jobTemplate.spec.activeDeadlineSeconds") <= 0 {
 		t.Errorf("startingDeadlineSeconds=%d activeDeadlineSeconds=%d",
 			cj.num("spec.startingDeadlineSeconds"), cj.num("spec.jobTemplate.spec.activeDeadlineSeconds"))
@@ -385,18 +380,8 @@ func TestPostgresHeadless(t *testing.T) {
 func TestEchoserverNetworkPolicy(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, baseConfig())
-	np := r.get("NetworkPolicy", "default", "echoserver-network-policy")
-	if got := np.labels("spec.podSelector.matchLabels"); !reflect.DeepEqual(got, map[string]string{"app": "echoserver"}) {
-		t.Errorf("podSelector = %v", got)
-	}
-	if got := toStrings(np.dig("spec.policyTypes")); !reflect.DeepEqual(got, []string{"Ingress"}) {
-		t.Errorf("policyTypes = %v", got)
-	}
-	rules := toSlice(np.dig("spec.ingress"))
-	if len(rules) != 1 {
-		t.Fatalf("want ONE ingress rule, got %v", rules)
-	}
-	from := toSlice(dig(rules[0], "from"))
+	rule := ingressPolicyRule(t, r.get("NetworkPolicy", "default", "echoserver-network-policy"), map[string]string{"app": "echoserver"})
+	from := toSlice(dig(rule, "from"))
 	if len(from) != 2 {
 		t.Fatalf("want TWO peers in one rule, got %v", from)
 	}
@@ -410,7 +395,7 @@ func TestEchoserverNetworkPolicy(t *testing.T) {
 		dig(from[1], "namespaceSelector") != nil {
 		t.Errorf("peer 1 = %v", from[1])
 	}
-	ports := toSlice(dig(rules[0], "ports"))
+	ports := toSlice(dig(rule, "ports"))
 	if len(ports) != 1 || dig(ports[0], "protocol") != "TCP" || dig(ports[0], "port") != float64(80) {
 		t.Errorf("ports = %v", ports)
 	}
@@ -420,24 +405,14 @@ func TestMinioNetworkPolicy(t *testing.T) {
 	t.Parallel()
 	for _, lab := range []string{"true", "false"} {
 		r := mustRun(t, with("labTestResources", lab))
-		np := r.get("NetworkPolicy", "production", "minio-network-policy")
-		if got := np.labels("spec.podSelector.matchLabels"); !reflect.DeepEqual(got, map[string]string{"app": "minio"}) {
-			t.Errorf("podSelector = %v", got)
-		}
-		if got := toStrings(np.dig("spec.policyTypes")); !reflect.DeepEqual(got, []string{"Ingress"}) {
-			t.Errorf("policyTypes = %v", got)
-		}
-		rules := toSlice(np.dig("spec.ingress"))
-		if len(rules) != 1 {
-			t.Fatalf("rules = %v", rules)
-		}
-		from := toSlice(dig(rules[0], "from"))
+		rule := ingressPolicyRule(t, r.get("NetworkPolicy", "production", "minio-network-policy"), map[string]string{"app": "minio"})
+		from := toSlice(dig(rule, "from"))
 		want := map[string]string{"app": "electricity-calculator", "microservice": "history-server"}
 		if len(from) != 1 || !reflect.DeepEqual(toStringMap(dig(from[0], "podSelector.matchLabels")), want) ||
 			dig(from[0], "namespaceSelector") != nil {
 			t.Errorf("from = %v, want only pods %v of the same namespace", from, want)
 		}
-		ports := toSlice(dig(rules[0], "ports"))
+		ports := toSlice(dig(rule, "ports"))
 		if len(ports) != 1 || dig(ports[0], "protocol") != "TCP" || dig(ports[0], "port") != float64(9000) {
 			t.Errorf("ports = %v", ports)
 		}
@@ -463,22 +438,13 @@ func TestEchoserverIngress(t *testing.T) {
 	if ing.str("spec.ingressClassName") != "nginx" {
 		t.Errorf("ingressClassName = %q", ing.str("spec.ingressClassName"))
 	}
-	rules := toSlice(ing.dig("spec.rules"))
-	if len(rules) != 1 {
-		t.Fatalf("rules = %v", rules)
-	}
-	checks := map[string]any{
+	expectFields(t, "rule", ing.single(t, "spec.rules"), map[string]any{
 		"host":                                      "echoserver.127.0.0.1.nip.io",
 		"http.paths[0].path":                        "/",
 		"http.paths[0].pathType":                    "Prefix",
 		"http.paths[0].backend.service.name":        "echoserver",
 		"http.paths[0].backend.service.port.number": float64(80),
-	}
-	for path, want := range checks {
-		if got := dig(rules[0], path); got != want {
-			t.Errorf("rule %s = %v, want %v", path, got, want)
-		}
-	}
+	})
 	if ing.dig("metadata.annotations.pulumi\\.com/skipAwait") != nil || ing.labels("metadata.annotations")[skipAwaitAnnotation] != "" {
 		t.Errorf("skipAwait set although awaitIngress defaults to true: %v", ing.dig("metadata.annotations"))
 	}
