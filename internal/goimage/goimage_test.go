@@ -66,11 +66,7 @@ func single(t *testing.T, img *Image) v1.Image {
 // compressedLayer returns the only layer's compressed bytes.
 func compressedLayer(t *testing.T, img v1.Image) []byte {
 	t.Helper()
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		t.Fatalf("layers: %d, %v; want exactly 1", len(layers), err)
-	}
-	rc, err := layers[0].Compressed()
+	rc, err := onlyLayer(t, img).Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +83,19 @@ type tarFile struct {
 	data []byte
 }
 
-func layerFiles(t *testing.T, img v1.Image) []tarFile {
+// onlyLayer is the image's one layer.
+func onlyLayer(t *testing.T, img v1.Image) v1.Layer {
 	t.Helper()
 	layers, err := img.Layers()
 	if err != nil || len(layers) != 1 {
 		t.Fatalf("layers: %d, %v; want exactly 1", len(layers), err)
 	}
-	rc, err := layers[0].Uncompressed()
+	return layers[0]
+}
+
+func layerFiles(t *testing.T, img v1.Image) []tarFile {
+	t.Helper()
+	rc, err := onlyLayer(t, img).Uncompressed()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,22 @@ func dnsObjects(t *testing.T) (map[string][]byte, *Node) {
 		t.Fatal(err)
 	}
 	docs := map[string][]byte{}
+	for _, d := range manifestDocs(t, out) {
+		docs[d.Kind] = d.YAML
+	}
+	return docs, n
+}
+
+// manifestDoc is one document of a rendered manifest.
+type manifestDoc struct {
+	Kind string
+	YAML []byte
+}
+
+// manifestDocs splits a rendered manifest into its documents, in order.
+func manifestDocs(t *testing.T, out []byte) []manifestDoc {
+	t.Helper()
+	var docs []manifestDoc
 	for _, doc := range strings.Split(string(out), "---\n") {
 		if strings.TrimSpace(doc) == "" {
 			continue
@@ -29,9 +45,9 @@ func dnsObjects(t *testing.T) (map[string][]byte, *Node) {
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
 			t.Fatal(err)
 		}
-		docs[meta.Kind] = []byte(doc)
+		docs = append(docs, manifestDoc{Kind: meta.Kind, YAML: []byte(doc)})
 	}
-	return docs, n
+	return docs
 }
 
 func TestDNSAddonServesKubeDNSAtTheKubeletsClusterDNSAddress(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -74,22 +73,15 @@ func TestStorageAddonMakesLocalPathTheDefaultClassWithVolumesInTheStateFolder(t 
 	var kinds []string
 	var sc storagev1.StorageClass
 	var cm corev1.ConfigMap
-	for _, doc := range strings.Split(string(out), "---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
-			t.Fatal(err)
-		}
-		kinds = append(kinds, tm.Kind)
-		switch tm.Kind {
+	for _, doc := range manifestDocs(t, out) {
+		kinds = append(kinds, doc.Kind)
+		switch doc.Kind {
 		case "StorageClass":
-			if err := yaml.UnmarshalStrict([]byte(doc), &sc); err != nil {
+			if err := yaml.UnmarshalStrict(doc.YAML, &sc); err != nil {
 				t.Fatal(err)
 			}
 		case "ConfigMap":
-			if err := yaml.UnmarshalStrict([]byte(doc), &cm); err != nil {
+			if err := yaml.UnmarshalStrict(doc.YAML, &cm); err != nil {
 				t.Fatal(err)
 			}
 		}
