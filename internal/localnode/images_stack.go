@@ -314,22 +314,31 @@ func debFiles(ctx context.Context, cache string, pkgs []string) ([]string, strin
 	if err != nil {
 		return nil, "", err
 	}
+	// apt-get download names the file <name>_<version, ':' as %3a>_<arch>.deb.
+	pattern := func(p string) string {
+		return filepath.Join(cache, p+"_"+strings.ReplaceAll(vers[p], ":", "%3a")+"_*.deb")
+	}
+	var missing []string
+	for _, p := range all {
+		if matches, _ := filepath.Glob(pattern(p)); len(matches) == 0 {
+			missing = append(missing, p+"="+vers[p])
+		}
+	}
+	// One apt-get for all of them: apt takes seconds to start, and a first
+	// run fetches some fifty packages.
+	if len(missing) > 0 {
+		if _, err := cmdOut(ctx, cache, "apt-get", append([]string{"download", "-q"}, missing...)...); err != nil {
+			return nil, "", fmt.Errorf("apt-get download %s: %w", strings.Join(missing, " "), err)
+		}
+	}
 	var debs, versions []string
 	for _, p := range all {
-		ver := vers[p]
-		// apt-get download names the file <name>_<version, ':' as %3a>_<arch>.deb.
-		pattern := filepath.Join(cache, p+"_"+strings.ReplaceAll(ver, ":", "%3a")+"_*.deb")
-		matches, _ := filepath.Glob(pattern)
+		matches, _ := filepath.Glob(pattern(p))
 		if len(matches) == 0 {
-			if _, err := cmdOut(ctx, cache, "apt-get", "download", "-q", p+"="+ver); err != nil {
-				return nil, "", fmt.Errorf("apt-get download %s=%s: %w", p, ver, err)
-			}
-			if matches, _ = filepath.Glob(pattern); len(matches) == 0 {
-				return nil, "", fmt.Errorf("apt-get download %s=%s left no %s", p, ver, pattern)
-			}
+			return nil, "", fmt.Errorf("apt-get download %s=%s left no %s", p, vers[p], pattern(p))
 		}
 		debs = append(debs, matches[0])
-		versions = append(versions, p+"="+ver)
+		versions = append(versions, p+"="+vers[p])
 	}
 	return debs, strings.Join(versions, " "), nil
 }
