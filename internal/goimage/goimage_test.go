@@ -63,15 +63,30 @@ func single(t *testing.T, img *Image) v1.Image {
 	return i
 }
 
-// compressedLayer returns the only layer's compressed bytes.
-func compressedLayer(t *testing.T, img v1.Image) []byte {
+// openLayer opens the image's one layer, compressed or not, until the test
+// ends.
+func openLayer(t *testing.T, img v1.Image, compressed bool) io.Reader {
 	t.Helper()
-	rc, err := onlyLayer(t, img).Compressed()
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers: %d, %v; want exactly 1", len(layers), err)
+	}
+	open := layers[0].Uncompressed
+	if compressed {
+		open = layers[0].Compressed
+	}
+	rc, err := open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	t.Cleanup(func() { rc.Close() })
+	return rc
+}
+
+// compressedLayer returns the only layer's compressed bytes.
+func compressedLayer(t *testing.T, img v1.Image) []byte {
+	t.Helper()
+	b, err := io.ReadAll(openLayer(t, img, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,25 +98,10 @@ type tarFile struct {
 	data []byte
 }
 
-// onlyLayer is the image's one layer.
-func onlyLayer(t *testing.T, img v1.Image) v1.Layer {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		t.Fatalf("layers: %d, %v; want exactly 1", len(layers), err)
-	}
-	return layers[0]
-}
-
 func layerFiles(t *testing.T, img v1.Image) []tarFile {
 	t.Helper()
-	rc, err := onlyLayer(t, img).Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	var out []tarFile
-	tr := tar.NewReader(rc)
+	tr := tar.NewReader(openLayer(t, img, false))
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {

@@ -2,6 +2,7 @@ package localnode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -24,27 +25,18 @@ func (n *Node) Files() ([]File, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	kubelet, err := n.KubeletConfiguration()
-	if err != nil {
-		return nil, err
-	}
-	proxy, err := n.KubeProxyConfiguration()
-	if err != nil {
-		return nil, err
-	}
-	cni, err := n.CNIConfList()
-	if err != nil {
-		return nil, err
-	}
-	provisioner, err := n.ProvisionerConfig()
-	if err != nil {
-		return nil, err
+	// The renderers that can fail; their errors are returned together.
+	var errs []error
+	data := func(render func() ([]byte, error)) []byte {
+		b, err := render()
+		errs = append(errs, err)
+		return b
 	}
 	files := []File{
 		{n.ContainerdConfig(), []byte(n.ContainerdConfigTOML()), 0o644},
-		{n.KubeletConfig(), kubelet, 0o644},
-		{n.KubeProxyConfig(), proxy, 0o644},
-		{filepath.Join(n.CNIConfDir(), "10-lab5.conflist"), cni, 0o644},
+		{n.KubeletConfig(), data(n.KubeletConfiguration), 0o644},
+		{n.KubeProxyConfig(), data(n.KubeProxyConfiguration), 0o644},
+		{filepath.Join(n.CNIConfDir(), "10-lab5.conflist"), data(n.CNIConfList), 0o644},
 		// Pods get the cluster DNS only: an empty host resolv.conf adds no
 		// outside nameserver or search domain to theirs.
 		{n.ResolvConf(), nil, 0o644},
@@ -52,8 +44,11 @@ func (n *Node) Files() ([]File, error) {
 		{n.KubeProxyKubeconfig(), []byte(n.kubeconfig("system:kube-proxy", "kube-proxy")), 0o600},
 		{n.KubeRouterKubeconfig(), []byte(n.kubeconfig(KubeRouterUser, "kube-router")), 0o600},
 		{n.ProvisionerKubeconfig(), []byte(n.kubeconfig(ProvisionerUser, "local-path-provisioner")), 0o600},
-		{n.ProvisionerConfigFile(), provisioner, 0o644},
+		{n.ProvisionerConfigFile(), data(n.ProvisionerConfig), 0o644},
 		{n.HelperPodFile(), n.HelperPod(), 0o644},
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	for _, host := range n.registryNames() {
 		files = append(files, File{filepath.Join(n.RegistryHosts(), host, "hosts.toml"), []byte(n.HostsTOML(host)), 0o644})

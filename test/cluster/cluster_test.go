@@ -17,7 +17,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -63,13 +62,7 @@ func TestWorkloadsBecomeReadyOnFakeNodes(t *testing.T) {
 		Spec: appsv1.StatefulSetSpec{
 			Replicas: &replicas, ServiceName: "store",
 			Selector: &metav1.LabelSelector{MatchLabels: stsLabels}, Template: *stsPod,
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				ObjectMeta: metav1.ObjectMeta{Name: "data"},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-				},
-			}},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{*claim("data", "1Gi")},
 		},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -232,13 +232,7 @@ func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
 	ctx := context.Background()
 	image := kubetest.PushGoImage(t, "./test/cluster/netcheck", "netcheck")
 	ns := kubetest.RestrictedNamespace(t, cs, "volume")
-	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "data"},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim("data", "64Mi"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	run := func(name string) {
@@ -274,6 +268,17 @@ func TestRealNodeVolumesOutliveTheirPod(t *testing.T) {
 	run("second")
 	if out := execIn(t, ns, "second", "read", "/data/note"); strings.TrimSpace(out) != "written by the first pod" {
 		t.Errorf("second pod reads %q", out)
+	}
+}
+
+// claim is a ReadWriteOnce claim of size on the default storage class.
+func claim(name, size string) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
 	}
 }
 
