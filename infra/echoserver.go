@@ -102,19 +102,10 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 		return nil, err
 	}
 
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: objectMeta(EchoserverName, args.Namespace, labels.all()),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: labels.selector(),
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{
-					Port:       pulumi.Int(EchoserverPort),
-					TargetPort: pulumi.Int(EchoserverPort),
-					Protocol:   pulumi.String("TCP"),
-				},
-			},
-		},
+	port := tcpServicePort(EchoserverPort, pulumi.Int(EchoserverPort))
+	svc, err := newAppService(ctx, name, EchoserverName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+		Type:  pulumi.String("ClusterIP"),
+		Ports: corev1.ServicePortArray{port},
 	}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
@@ -125,20 +116,11 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 	outputs := pulumi.Map{"serviceName": comp.ServiceName, "servicePort": comp.ServicePort}
 
 	if args.NodePort != 0 {
-		np, err := corev1.NewService(ctx, name+"-nodeport", &corev1.ServiceArgs{
-			Metadata: objectMeta(EchoserverNodePortSvcName, args.Namespace, labels.all()),
-			Spec: &corev1.ServiceSpecArgs{
-				Type:     pulumi.String("NodePort"),
-				Selector: labels.selector(),
-				Ports: corev1.ServicePortArray{
-					corev1.ServicePortArgs{
-						Port:       pulumi.Int(EchoserverPort),
-						TargetPort: pulumi.Int(EchoserverPort),
-						NodePort:   pulumi.Int(args.NodePort),
-						Protocol:   pulumi.String("TCP"),
-					},
-				},
-			},
+		// The same port, on the lab's fixed node port.
+		port.NodePort = pulumi.Int(args.NodePort)
+		np, err := newAppService(ctx, name+"-nodeport", EchoserverNodePortSvcName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+			Type:  pulumi.String("NodePort"),
+			Ports: corev1.ServicePortArray{port},
 		}, pulumi.Parent(comp))
 		if err != nil {
 			return nil, err

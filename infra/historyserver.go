@@ -196,20 +196,11 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 		return nil, err
 	}
 
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: objectMeta(HistoryServerName, args.Namespace, labels.all()),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: labels.selector(),
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{
-					Name:       pulumi.String("http"),
-					Port:       pulumi.Int(HistoryServerServicePort),
-					TargetPort: pulumi.String("http"),
-					Protocol:   pulumi.String("TCP"),
-				},
-			},
-		},
+	port := tcpServicePort(HistoryServerServicePort, pulumi.String("http"))
+	port.Name = pulumi.String("http")
+	svc, err := newAppService(ctx, name, HistoryServerName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+		Type:  pulumi.String("ClusterIP"),
+		Ports: corev1.ServicePortArray{port},
 	}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, err

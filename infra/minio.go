@@ -235,18 +235,9 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 
 	// The Service is created before the StatefulSet that names it as its
 	// governing service (spec.serviceName) in the standalone layout.
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: objectMeta(MinioName, args.Namespace, labels.all()),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: labels.selector(),
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{
-					Port:       pulumi.Int(MinioAPIPort),
-					TargetPort: pulumi.Int(MinioAPIPort),
-				},
-			},
-		},
+	svc, err := newAppService(ctx, name, MinioName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+		Type:  pulumi.String("ClusterIP"),
+		Ports: corev1.ServicePortArray{corev1.ServicePortArgs{Port: pulumi.Int(MinioAPIPort), TargetPort: pulumi.Int(MinioAPIPort)}},
 	}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
@@ -268,21 +259,12 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 		// Peers find each other through the headless Service before any
 		// of them is ready (readiness needs the cluster formed), so it
 		// publishes not-ready addresses.
-		hl, err := corev1.NewService(ctx, name+"-hl", &corev1.ServiceArgs{
-			Metadata: objectMeta(MinioHeadlessServiceName, args.Namespace, labels.all()),
-			Spec: &corev1.ServiceSpecArgs{
-				ClusterIP:                pulumi.String("None"),
-				PublishNotReadyAddresses: pulumi.Bool(true),
-				Selector:                 labels.selector(),
-				Ports: corev1.ServicePortArray{
-					corev1.ServicePortArgs{
-						Name:       pulumi.String("api"),
-						Port:       pulumi.Int(MinioAPIPort),
-						TargetPort: pulumi.Int(MinioAPIPort),
-						Protocol:   pulumi.String("TCP"),
-					},
-				},
-			},
+		port := tcpServicePort(MinioAPIPort, pulumi.Int(MinioAPIPort))
+		port.Name = pulumi.String("api")
+		hl, err := newAppService(ctx, name+"-hl", MinioHeadlessServiceName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+			ClusterIP:                pulumi.String("None"),
+			PublishNotReadyAddresses: pulumi.Bool(true),
+			Ports:                    corev1.ServicePortArray{port},
 		}, pulumi.Parent(comp))
 		if err != nil {
 			return nil, err

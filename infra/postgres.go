@@ -54,19 +54,9 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	// The headless Service first: the StatefulSet names it as its
 	// governing service, which gives the pods their DNS names
 	// (postgresql-hl-test-0.postgresql-hl).
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: objectMeta(PostgresServiceName, args.Namespace, labels.all()),
-		Spec: &corev1.ServiceSpecArgs{
-			ClusterIP: pulumi.String("None"),
-			Selector:  labels.selector(),
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{
-					Port:       pulumi.Int(PostgresPort),
-					TargetPort: pulumi.Int(PostgresPort),
-					Protocol:   pulumi.String("TCP"),
-				},
-			},
-		},
+	svc, err := newAppService(ctx, name, PostgresServiceName, args.Namespace, labels, &corev1.ServiceSpecArgs{
+		ClusterIP: pulumi.String("None"),
+		Ports:     corev1.ServicePortArray{tcpServicePort(PostgresPort, pulumi.Int(PostgresPort))},
 	}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, err

@@ -68,6 +68,21 @@ func tcpContainerPort(name string, port int) corev1.ContainerPortArgs {
 	return corev1.ContainerPortArgs{Name: pulumi.String(name), ContainerPort: pulumi.Int(port), Protocol: pulumi.String("TCP")}
 }
 
+// newAppService creates Service name of the app, labelled as the app and
+// selecting its pods (appLabels.selector); spec gives the type and ports.
+func newAppService(ctx *pulumi.Context, urn, name string, namespace pulumi.StringInput, app appLabels,
+	spec *corev1.ServiceSpecArgs, parent pulumi.ResourceOption,
+) (*corev1.Service, error) {
+	spec.Selector = app.selector()
+	return corev1.NewService(ctx, urn, &corev1.ServiceArgs{Metadata: objectMeta(name, namespace, app.all()), Spec: spec}, parent)
+}
+
+// tcpServicePort is a TCP Service port onto the pods' target (a number or
+// a container port's name).
+func tcpServicePort(port int, target pulumi.Input) corev1.ServicePortArgs {
+	return corev1.ServicePortArgs{Port: pulumi.Int(port), TargetPort: target, Protocol: pulumi.String("TCP")}
+}
+
 // runtimeDefaultSeccomp is the container runtime's default seccomp profile.
 func runtimeDefaultSeccomp() *corev1.SeccompProfileArgs {
 	return &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")}
