@@ -3,6 +3,7 @@ package infra
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -71,7 +72,11 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		return nil, fmt.Errorf("%s: a Config is required (infra.LoadConfig reads it)", TypeLab)
 	}
 	lab := &Lab{}
-	if err := ctx.RegisterComponentResource(TypeLab, name, lab, opts...); err != nil {
+	// Objects of the stack's own namespaces are deleted with their
+	// namespace (deletion.go); this transformation comes after the
+	// caller's.
+	deletion := newNamespaceDeletion()
+	if err := ctx.RegisterComponentResource(TypeLab, name, lab, append(slices.Clip(opts), deletion.option())...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(lab)
@@ -83,12 +88,21 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 		return nil, err
 	}
 	ns := lab.Namespaces
+	for namespace, name := range ns.created {
+		deletion.addNamespace(name, namespace)
+	}
+	deletion.notOwned(ns.Default)
 
 	// Exactly one ingress controller (ingress.go, traefik.go).
 	ingressCtl, err := lab.newIngressController(ctx, cfg, parent)
 	if err != nil {
 		return nil, err
 	}
+	var controller pulumi.Resource = lab.IngressNginx
+	if lab.Traefik != nil {
+		controller = lab.Traefik
+	}
+	deletion.addCreatedNamespace(ingressCtl.Namespace, controller)
 
 	// production: MinIO, history-server, price-fetcher.
 	if lab.Minio, err = NewMinio(ctx, "minio", &MinioArgs{

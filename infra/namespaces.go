@@ -108,6 +108,10 @@ type Namespaces struct {
 	Default pulumi.StringOutput `pulumi:"default"`
 	// Names lists the namespaces this component created.
 	Names pulumi.StringArrayOutput `pulumi:"names"`
+
+	// created pairs each created namespace's name output (Production,
+	// Test, K8sLab5) with its Namespace, for namespaceDeletion.
+	created map[*corev1.Namespace]pulumi.StringOutput
 }
 
 // NewNamespaces creates the lab's namespaces.
@@ -115,7 +119,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 	if args == nil {
 		args = &NamespacesArgs{}
 	}
-	comp := &Namespaces{}
+	comp := &Namespaces{created: map[*corev1.Namespace]pulumi.StringOutput{}}
 	if err := ctx.RegisterComponentResource(TypeNamespaces, name, comp, opts...); err != nil {
 		return nil, err
 	}
@@ -131,7 +135,9 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		if err != nil {
 			return pulumi.StringOutput{}, err
 		}
-		return nameOf(res.Metadata), nil
+		name := nameOf(res.Metadata)
+		comp.created[res] = name
+		return name, nil
 	}
 
 	var err error

@@ -1,0 +1,113 @@
+package infra
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// deletionMocks are the harness's mocks that also record each resource's
+// DeletedWith option, as the engine receives it.
+type deletionMocks struct {
+	*mocks
+	mu          sync.Mutex
+	deletedWith map[string]string // parent URN + "$" + type + "::" + name -> URN
+}
+
+func (m *deletionMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if args.RegisterRPC != nil {
+		m.mu.Lock()
+		m.deletedWith[args.RegisterRPC.GetParent()+"$"+args.TypeToken+"::"+args.Name] = args.RegisterRPC.GetDeletedWith()
+		m.mu.Unlock()
+	}
+	return m.mocks.NewResource(args)
+}
+
+func (m *deletionMocks) of(parent, token, name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.deletedWith[parent+"$"+token+"::"+name]
+}
+
+// TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace: destroy deletes
+// a namespace the stack owns and lets the namespace controller delete its
+// contents, so every object in such a namespace carries DeletedWith that
+// very Namespace, except the workloads (deleted first, so that no pod
+// holds the namespace up); objects in default (which the stack never
+// deletes) and cluster-scoped objects (which no namespace deletion
+// removes) carry none and keep their own delete.
+func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
+	for name, config := range map[string]map[string]string{
+		"defaults":                      baseConfig(),
+		"no test-only objects":          with(keyLabTestResources, "false"),
+		"traefik with Gateway API":      with("ingressController", IngressControllerTraefik, "ingressRoute", IngressRouteGateway),
+		"distributed MinIO, autoscaled": with(keyMinioReplicas, "4", keyHistoryServerAutoscale, "true"),
+		"no admission webhook":          with(keyIngressAdmissionWebhook, "false"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := &deletionMocks{mocks: newMocks(), deletedWith: map[string]string{}}
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				cfg, err := LoadConfig(ctx)
+				if err != nil {
+					return err
+				}
+				_, err = NewLab(ctx, "lab5", cfg)
+				return err
+			}, pulumi.WithMocks("lab5", "dev", m), withConfig(config, []string{"lab5:minioRootPassword"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The Namespaces by logical name, to read DeletedWith URNs.
+			namespaceNames := map[string]string{}
+			for _, o := range m.objects {
+				if o.Token == namespaceType {
+					namespaceNames[o.URNName] = o.Name
+				}
+			}
+			targetNamespace := func(urn string) string {
+				if urn == "" {
+					return ""
+				}
+				logical := urn[strings.LastIndex(urn, "::")+2:]
+				if !strings.HasSuffix(urn, "$"+namespaceType+"::"+logical) {
+					return "not a Namespace: " + urn
+				}
+				return namespaceNames[logical]
+			}
+
+			counts := map[string]int{}
+			for _, o := range m.objects {
+				want, category := "", "cluster-scoped"
+				switch o.Namespace {
+				case "":
+				case NamespaceDefault:
+					category = "default"
+				default:
+					want, category = o.Namespace, "owned namespace"
+					if podOwnerTypes[o.Token] {
+						want, category = "", "pod owner in owned namespace"
+					}
+				}
+				counts[category]++
+				if got := targetNamespace(m.of(o.Parent, o.Token, o.URNName)); got != want {
+					t.Errorf("%s (%s): deleted with namespace %q, want %q", o.key(), category, got, want)
+				}
+			}
+			for _, img := range m.images {
+				if got := m.of(img.Parent, img.Token, img.URNName); got != "" {
+					t.Errorf("image %s: deleted with %s, want its own delete", img.URNName, got)
+				}
+			}
+			// Each side of the rule was exercised.
+			for _, category := range []string{"owned namespace", "pod owner in owned namespace", "default", "cluster-scoped"} {
+				if counts[category] == 0 {
+					t.Errorf("no %s objects in this configuration", category)
+				}
+			}
+		})
+	}
+}
