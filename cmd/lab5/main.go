@@ -11,14 +11,14 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		if err := ctx.RegisterResourceTransform(skipServiceAwait); err != nil {
-			return err
-		}
 		cfg, err := infra.LoadConfig(ctx)
 		if err != nil {
 			return err
 		}
-		lab, err := infra.NewLab(ctx, "lab5", cfg)
+		// skipServiceAwait first: the Lab's own transformation, which
+		// adds DeletedWith, must come last (infra/deletion.go).
+		lab, err := infra.NewLab(ctx, "lab5", cfg,
+			pulumi.Transformations([]pulumi.ResourceTransformation{skipServiceAwait}))
 		if err != nil {
 			return err
 		}
