@@ -141,40 +141,65 @@ func egressToPods(app appLabels, port int) networkingv1.NetworkPolicyEgressRuleA
 	}
 }
 
+// policyMaker creates the component's NetworkPolicies and lists them as
+// namespace/name.
+type policyMaker struct {
+	ctx    *pulumi.Context
+	parent pulumi.ResourceOption
+	names  pulumi.StringArray
+}
+
+// create makes policy name in namespace (namespaceName: the same, as a
+// plain string for the logical name).
+func (m *policyMaker) create(namespaceName string, namespace pulumi.StringInput, name string,
+	spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption,
+) (*networkingv1.NetworkPolicy, error) {
+	np, err := networkingv1.NewNetworkPolicy(m.ctx, logicalName(namespaceName, name), &networkingv1.NetworkPolicyArgs{
+		Metadata: objectMeta(name, namespace, commonLabels(nil)),
+		Spec:     spec,
+	}, append([]pulumi.ResourceOption{m.parent}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	m.names = append(m.names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
+	return np, nil
+}
+
 // NewNetworkPolicies creates the policies.
 func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesArgs, opts ...pulumi.ResourceOption) (*NetworkPolicies, error) {
 	comp, err := newComponent[NetworkPolicies](ctx, TypeNetworkPolicies, name, args, opts)
 	if err != nil {
 		return nil, err
 	}
-	names := pulumi.StringArray{}
+	policies := &policyMaker{ctx: ctx, parent: pulumi.Parent(comp)}
 
 	if args.LabTestResources {
-		// Exactly the lab's policy: echoserver pods in default accept TCP
-		// 80 from ONE rule with TWO peers (OR-ed): any pod in namespace
-		// k8s-lab5, or pods labelled name=nginx in default itself.
-		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
-			Metadata: objectMeta(EchoserverNetworkPolicyName, args.DefaultNamespace, commonLabels(nil)),
-			Spec: &networkingv1.NetworkPolicySpecArgs{
+		// echoserverFrom admits peers to the echoserver pods of default on
+		// TCP 80, in one rule.
+		echoserverFrom := func(name string, peers ...networkingv1.NetworkPolicyPeerInput) error {
+			_, err := policies.create(NamespaceDefault, args.DefaultNamespace, name, &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: echoserverLabels(NamespaceDefault).podSelector(),
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
 				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
-					From: networkingv1.NetworkPolicyPeerArray{
-						networkingv1.NetworkPolicyPeerArgs{
-							NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-								"kubernetes.io/metadata.name": pulumi.String(NamespaceK8sLab5),
-							}},
-						},
-						samePods(nginxLabels(NamespaceDefault)),
-					},
+					From:  networkingv1.NetworkPolicyPeerArray(peers),
 					Ports: tcpPort(EchoserverPort),
 				}},
+			})
+			return err
+		}
+		// Exactly the lab's policy: echoserver pods in default accept TCP
+		// 80 from ONE rule with TWO peers (OR-ed): any pod in namespace
+		// k8s-lab5, or pods labelled name=nginx in default itself.
+		if err := echoserverFrom(EchoserverNetworkPolicyName,
+			networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+					"kubernetes.io/metadata.name": pulumi.String(NamespaceK8sLab5),
+				}},
 			},
-		}, pulumi.Parent(comp))
-		if err != nil {
+			samePods(nginxLabels(NamespaceDefault)),
+		); err != nil {
 			return nil, err
 		}
-		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 
 		// The lab's policy isolates the echoserver pods, so the ingress
 		// controller's pods (ingress-nginx's in namespace ingress-nginx,
@@ -185,23 +210,9 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 		if ctlNS == "" {
 			ctlNS, ctlPods = IngressNginxNamespace, ingressNginxSelector()
 		}
-		np, err = networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceDefault, EchoserverAllowIngressControllerName), &networkingv1.NetworkPolicyArgs{
-			Metadata: objectMeta(EchoserverAllowIngressControllerName, args.DefaultNamespace, commonLabels(nil)),
-			Spec: &networkingv1.NetworkPolicySpecArgs{
-				PodSelector: echoserverLabels(NamespaceDefault).podSelector(),
-				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
-					From: networkingv1.NetworkPolicyPeerArray{
-						namespacePods(ctlNS, ctlPods),
-					},
-					Ports: tcpPort(EchoserverPort),
-				}},
-			},
-		}, pulumi.Parent(comp))
-		if err != nil {
+		if err := echoserverFrom(EchoserverAllowIngressControllerName, namespacePods(ctlNS, ctlPods)); err != nil {
 			return nil, err
 		}
-		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 	}
 
 	// MinIO accepts connections only from the history-server pods of its
@@ -221,28 +232,21 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 			Ports: tcpPort(MinioAPIPort),
 		})
 	}
-	np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, MinioNetworkPolicyName), &networkingv1.NetworkPolicyArgs{
-		Metadata: objectMeta(MinioNetworkPolicyName, args.ProductionNamespace, commonLabels(nil)),
-		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: minioLabels.podSelector(),
-			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-			Ingress:     minioIngress,
-		},
-	}, pulumi.Parent(comp))
-	if err != nil {
+	if _, err := policies.create(NamespaceProduction, args.ProductionNamespace, MinioNetworkPolicyName, &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: minioLabels.podSelector(),
+		PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+		Ingress:     minioIngress,
+	}); err != nil {
 		return nil, err
 	}
-	names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 
 	if args.ProductionLockdown {
-		lockdown, err := newProductionLockdown(ctx, comp, args)
-		if err != nil {
+		if err := newProductionLockdown(policies, args); err != nil {
 			return nil, err
 		}
-		names = append(names, lockdown...)
 	}
 
-	comp.Names = names.ToStringArrayOutput()
+	comp.Names = policies.names.ToStringArrayOutput()
 	return withOutputs(ctx, comp, pulumi.Map{"names": comp.Names})
 }
 
@@ -261,20 +265,15 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args *NetworkPoliciesA
 // of its sides. Anything else in or out of production is denied (MinIO's
 // console port 9001 included), except what Kubernetes never filters (node
 // to local pod, kubectl port-forward/exec).
-func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *NetworkPoliciesArgs) ([]pulumi.StringInput, error) {
-	var names []pulumi.StringInput
+func newProductionLockdown(policies *policyMaker, args *NetworkPoliciesArgs) error {
 	// allows are the policies created so far: the deny-all policy waits
 	// for them.
 	var allows []pulumi.Resource
 	create := func(name string, spec *networkingv1.NetworkPolicySpecArgs, opts ...pulumi.ResourceOption) error {
-		np, err := networkingv1.NewNetworkPolicy(ctx, logicalName(NamespaceProduction, name), &networkingv1.NetworkPolicyArgs{
-			Metadata: objectMeta(name, args.ProductionNamespace, commonLabels(nil)),
-			Spec:     spec,
-		}, append([]pulumi.ResourceOption{pulumi.Parent(comp)}, opts...)...)
+		np, err := policies.create(NamespaceProduction, args.ProductionNamespace, name, spec, opts...)
 		if err != nil {
 			return err
 		}
-		names = append(names, pulumi.Sprintf("%s/%s", np.Metadata.Namespace().Elem(), nameOf(np.Metadata)))
 		allows = append(allows, np)
 		return nil
 	}
@@ -295,7 +294,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		}},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// history-server: called by price-fetcher (POST) and by labelled
@@ -319,7 +318,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		Egress: networkingv1.NetworkPolicyEgressRuleArray{egressToPods(minioLabels, MinioAPIPort)},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// price-fetcher: calls history-server and the Elering API over HTTPS.
@@ -339,7 +338,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// Distributed MinIO: each server calls the others on the API port
@@ -352,7 +351,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 			Egress:      networkingv1.NetworkPolicyEgressRuleArray{egressToPods(minioLabels, MinioAPIPort)},
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -363,7 +362,7 @@ func newProductionLockdown(ctx *pulumi.Context, comp *NetworkPolicies, args *Net
 		PodSelector: metav1.LabelSelectorArgs{},
 		PolicyTypes: ingressEgress,
 	}, pulumi.DependsOn(allows)); err != nil {
-		return nil, err
+		return err
 	}
-	return names, nil
+	return nil
 }
