@@ -147,7 +147,7 @@ func minioStatefulSetName(replicas int) string {
 	return fmt.Sprintf("%s-dist%d", MinioName, replicas)
 }
 
-// minioLayoutWarning is logged (on the StatefulSet) whenever the stack
+// minioLayoutWarning is logged (on the MinIO component) whenever the stack
 // declares distributed MinIO, previews included: whether the change from
 // another layout is pending cannot be known from inside the program, so the
 // warning says what such a change does.
@@ -235,10 +235,8 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 
 	// The Service is created before the StatefulSet that names it as its
 	// governing service (spec.serviceName) in the standalone layout.
-	svc, err := newAppService(ctx, name, MinioName, args.Namespace, labels, &corev1.ServiceSpecArgs{
-		Type:  pulumi.String("ClusterIP"),
-		Ports: corev1.ServicePortArray{corev1.ServicePortArgs{Port: pulumi.Int(MinioAPIPort), TargetPort: pulumi.Int(MinioAPIPort)}},
-	}, pulumi.Parent(comp))
+	svc, err := newAppService(ctx, name, MinioName, args.Namespace, labels,
+		clusterIP(corev1.ServicePortArgs{Port: pulumi.Int(MinioAPIPort), TargetPort: pulumi.Int(MinioAPIPort)}), pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
 	}
@@ -359,11 +357,10 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	// One logical resource for every layout: switching layouts changes
 	// the StatefulSet's name, so the preview shows a replace, and the
 	// provider creates the new StatefulSet before deleting the old one.
-	sts, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+	if _, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: objectMeta(minioStatefulSetName(replicas), args.Namespace, stsLabels.all()),
 		Spec:     spec,
-	}, pulumi.Parent(comp))
-	if err != nil {
+	}, pulumi.Parent(comp)); err != nil {
 		return nil, err
 	}
 
@@ -382,7 +379,12 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 		}, pulumi.Parent(comp)); err != nil {
 			return nil, err
 		}
-		_ = ctx.Log.Warn(minioLayoutWarning(replicas), &pulumi.LogArgs{Resource: sts})
+		// On the component, not the StatefulSet: a log naming a resource
+		// waits for its URN, which the engine gives only once the
+		// StatefulSet is Ready; that blocked the program, so the
+		// NetworkPolicies that let the MinIO pods reach each other (and
+		// become Ready) were never applied (seen on the real node).
+		_ = ctx.Log.Warn(minioLayoutWarning(replicas), &pulumi.LogArgs{Resource: comp})
 	}
 
 	comp.ServiceName = nameOf(svc.Metadata)
