@@ -103,10 +103,7 @@ func NewEchoserver(ctx *pulumi.Context, name string, args *EchoserverArgs, opts 
 	}
 
 	port := tcpServicePort(EchoserverPort, pulumi.Int(EchoserverPort))
-	svc, err := newAppService(ctx, name, EchoserverName, args.Namespace, labels, &corev1.ServiceSpecArgs{
-		Type:  pulumi.String("ClusterIP"),
-		Ports: corev1.ServicePortArray{port},
-	}, pulumi.Parent(comp))
+	svc, err := newAppService(ctx, name, EchoserverName, args.Namespace, labels, clusterIP(port), pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
 	}

@@ -198,10 +198,7 @@ func NewHistoryServer(ctx *pulumi.Context, name string, args *HistoryServerArgs,
 
 	port := tcpServicePort(HistoryServerServicePort, pulumi.String("http"))
 	port.Name = pulumi.String("http")
-	svc, err := newAppService(ctx, name, HistoryServerName, args.Namespace, labels, &corev1.ServiceSpecArgs{
-		Type:  pulumi.String("ClusterIP"),
-		Ports: corev1.ServicePortArray{port},
-	}, pulumi.Parent(comp))
+	svc, err := newAppService(ctx, name, HistoryServerName, args.Namespace, labels, clusterIP(port), pulumi.Parent(comp))
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,11 @@ func newAppService(ctx *pulumi.Context, urn, name string, namespace pulumi.Strin
 	return corev1.NewService(ctx, urn, &corev1.ServiceArgs{Metadata: objectMeta(name, namespace, app.all()), Spec: spec}, parent)
 }
 
+// clusterIP is the spec of a ClusterIP Service with these ports.
+func clusterIP(ports ...corev1.ServicePortInput) *corev1.ServiceSpecArgs {
+	return &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Ports: corev1.ServicePortArray(ports)}
+}
+
 // tcpServicePort is a TCP Service port onto the pods' target (a number or
 // a container port's name).
 func tcpServicePort(port int, target pulumi.Input) corev1.ServicePortArgs {
