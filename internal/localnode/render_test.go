@@ -40,6 +40,24 @@ func dig(t *testing.T, v any, keys ...string) any {
 	return v
 }
 
+// parsed is what render returns, unmarshalled into a map.
+func parsed(t *testing.T, render func() ([]byte, error), unmarshal func([]byte, any) error) map[string]any {
+	t.Helper()
+	data, err := render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := unmarshal(data, &m); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	return m
+}
+
+// unmarshalYAML is yaml.Unmarshal without its options, to pass like
+// json.Unmarshal.
+func unmarshalYAML(b []byte, v any) error { return yaml.Unmarshal(b, v) }
+
 func mapKeys(m map[string]any) []string {
 	var ks []string
 	for k := range m {
@@ -150,14 +168,7 @@ func TestRegistryHostsFetchFromTheLocalRegistryOnly(t *testing.T) {
 
 func TestCNIConfListIsOneBridgeOnThePodCIDRWithoutMasquerade(t *testing.T) {
 	n := testNode(t)
-	data, err := n.CNIConfList()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conf map[string]any
-	if err := json.Unmarshal(data, &conf); err != nil {
-		t.Fatal(err)
-	}
+	conf := parsed(t, n.CNIConfList, json.Unmarshal)
 	if conf["name"] != n.CNINetwork() {
 		t.Errorf("name = %v, want %s (libcni's cache files carry it)", conf["name"], n.CNINetwork())
 	}
@@ -185,14 +196,7 @@ func TestCNIConfListIsOneBridgeOnThePodCIDRWithoutMasquerade(t *testing.T) {
 
 func TestKubeletConfigurationFitsThisMachine(t *testing.T) {
 	n := testNode(t)
-	data, err := n.KubeletConfiguration()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := parsed(t, n.KubeletConfiguration, unmarshalYAML)
 	want := map[string]any{
 		"kind":                     "KubeletConfiguration",
 		"cgroupDriver":             "cgroupfs",
@@ -224,14 +228,7 @@ func TestKubeletConfigurationFitsThisMachine(t *testing.T) {
 
 func TestKubeProxyUsesNftablesAndServesNodePortsOnTheNodeAddressOnly(t *testing.T) {
 	n := testNode(t)
-	data, err := n.KubeProxyConfiguration()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := parsed(t, n.KubeProxyConfiguration, unmarshalYAML)
 	if cfg["mode"] != "nftables" {
 		t.Errorf("mode = %v", cfg["mode"])
 	}
