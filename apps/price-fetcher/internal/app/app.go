@@ -15,6 +15,7 @@ import (
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/day"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/elering"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/history"
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/httpapi"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/prices"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
@@ -101,7 +102,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	log = log.With("day", d.String())
 
 	// Phase 1: Elering.
-	ec := &elering.Client{BaseURL: cfg.EleringAPIURL, HTTP: hc, Retry: policy, UserAgent: UserAgent}
+	api := httpapi.Client{HTTP: hc, Retry: policy, UserAgent: UserAgent}
+	ec := &elering.Client{Client: api.At(cfg.EleringAPIURL)}
 	ectx, cancel := context.WithTimeout(ctx, phase)
 	points, attempts, err := ec.Fetch(ectx, d.Start(), d.QueryEnd())
 	cancel()
@@ -124,7 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 
 	// Phase 2: history-server.
-	hcl := &history.Client{BaseURL: cfg.HistoryServerURI, HTTP: hc, Retry: policy, UserAgent: UserAgent}
+	hcl := &history.Client{Client: api.At(cfg.HistoryServerURI)}
 	hctx, cancel := context.WithTimeout(ctx, phase)
 	status, attempts, err := hcl.Post(hctx, d.String(), records)
 	cancel()

@@ -48,15 +48,10 @@ type Point struct {
 func (p Point) Time() time.Time { return time.Unix(p.Timestamp, 0).UTC() }
 
 // Client fetches Estonian prices.
+// Its BaseURL is e.g. DefaultBaseURL; it retries on network errors, 5xx
+// and success:false.
 type Client struct {
-	// BaseURL is scheme://host[/prefix] of the API, e.g. DefaultBaseURL.
-	BaseURL string
-	// HTTP does the requests; its Timeout bounds each attempt.
-	HTTP *http.Client
-	// Retry bounds the attempts on network errors, 5xx and success:false.
-	Retry retry.Policy
-	// UserAgent is sent when not empty.
-	UserAgent string
+	httpapi.Client
 }
 
 // StatusError is a non-2xx answer; its Message is the start of the body.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/httpapi"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
 
@@ -21,7 +22,7 @@ func TestRequestShape(t *testing.T) {
 		fmt.Fprint(w, `{"success":true,"data":{"ee":[{"timestamp":1704067200,"price":28.46},{"timestamp":1704070800,"price":-0.01}],"fi":[{"timestamp":1704067200,"price":1}]}}`)
 	}))
 	defer srv.Close()
-	c := &Client{BaseURL: srv.URL + "/prefix/", Retry: fast, UserAgent: "ua"}
+	c := &Client{httpapi.Client{BaseURL: srv.URL + "/prefix/", Retry: fast, UserAgent: "ua"}}
 	start := time.Date(2023, 12, 31, 22, 0, 0, 0, time.UTC)
 	pts, n, err := c.Fetch(context.Background(), start, start.Add(24*time.Hour-time.Millisecond))
 	if err != nil || n != 1 {
@@ -44,7 +45,7 @@ func TestEmptyIsNotAnError(t *testing.T) {
 		fmt.Fprint(w, `{"success":true,"data":{"ee":[],"fi":[],"lv":[],"lt":[]}}`)
 	}))
 	defer srv.Close()
-	pts, _, err := (&Client{BaseURL: srv.URL, Retry: fast}).Fetch(context.Background(), time.Now(), time.Now())
+	pts, _, err := (&Client{httpapi.Client{BaseURL: srv.URL, Retry: fast}}).Fetch(context.Background(), time.Now(), time.Now())
 	if err != nil || pts == nil || len(pts) != 0 {
 		t.Fatalf("pts %#v err %v", pts, err)
 	}
@@ -72,7 +73,7 @@ func TestErrorKinds(t *testing.T) {
 			w.WriteHeader(c.status)
 			fmt.Fprint(w, c.body)
 		}))
-		_, n, err := (&Client{BaseURL: srv.URL, Retry: fast}).Fetch(context.Background(), time.Now(), time.Now())
+		_, n, err := (&Client{httpapi.Client{BaseURL: srv.URL, Retry: fast}}).Fetch(context.Background(), time.Now(), time.Now())
 		srv.Close()
 		if !errors.Is(err, c.want) || n != c.calls || calls != c.calls {
 			t.Errorf("%d %q: err %v, attempts %d, calls %d", c.status, c.body, err, n, calls)

@@ -30,17 +30,12 @@ var (
 )
 
 // Client posts prices.
+// Its BaseURL is the HISTORY_SERVER_URI, e.g.
+// http://history-server.production.svc.cluster.local:80; it retries on
+// network errors and 5xx, and never follows a redirect (a redirected POST
+// may lose its body).
 type Client struct {
-	// BaseURL is the HISTORY_SERVER_URI, e.g.
-	// http://history-server.production.svc.cluster.local:80.
-	BaseURL string
-	// HTTP does the requests; its Timeout bounds each attempt. Redirects
-	// are never followed (a redirected POST may lose its body).
-	HTTP *http.Client
-	// Retry bounds the attempts on network errors and 5xx.
-	Retry retry.Policy
-	// UserAgent is sent when not empty.
-	UserAgent string
+	httpapi.Client
 }
 
 // StatusError is an unsuccessful answer; its Message is the server's

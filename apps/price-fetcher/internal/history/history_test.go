@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/httpapi"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/prices"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
@@ -65,7 +66,7 @@ func TestPost(t *testing.T) {
 			w.WriteHeader(s)
 			fmt.Fprint(w, c.body)
 		}))
-		status, n, err := (&Client{BaseURL: srv.URL, Retry: fast}).Post(context.Background(), "2024-10-01", recs)
+		status, n, err := (&Client{httpapi.Client{BaseURL: srv.URL, Retry: fast}}).Post(context.Background(), "2024-10-01", recs)
 		srv.Close()
 		if !errors.Is(err, c.want) || (c.want == nil && err != nil) || n != c.calls || calls != c.calls {
 			t.Errorf("%v: status %d err %v attempts %d calls %d", c.statuses, status, err, n, calls)

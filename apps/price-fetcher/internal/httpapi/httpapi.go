@@ -10,7 +10,27 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
 )
+
+// Client is where and how an API is called.
+type Client struct {
+	// BaseURL is scheme://host[/prefix] of the API.
+	BaseURL string
+	// HTTP does the requests; its Timeout bounds each attempt.
+	HTTP *http.Client
+	// Retry bounds the attempts.
+	Retry retry.Policy
+	// UserAgent is sent when not empty.
+	UserAgent string
+}
+
+// At is the same client for the API at base.
+func (c Client) At(base string) Client {
+	c.BaseURL = base
+	return c
+}
 
 // Endpoint is path below base (keeping any path prefix of base) with the
 // query q.
