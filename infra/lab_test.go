@@ -121,18 +121,35 @@ func TestMinioStorageConfig(t *testing.T) {
 	}
 }
 
-func TestMinioService(t *testing.T) {
+// TestAppServices: the apps' ClusterIP Services select the app's pods by
+// the lab's labels and map the lab's port onto the pods' one.
+func TestAppServices(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, baseConfig())
-	s := r.get("Service", "production", "minio")
-	if s.str("spec.type") != "ClusterIP" {
-		t.Errorf("type = %q", s.str("spec.type"))
+	for _, c := range []struct {
+		name     string
+		selector map[string]string
+		port     float64
+		target   any
+	}{
+		{"minio", map[string]string{"app": "minio"}, 9000, float64(9000)},
+		{"history-server", map[string]string{"app": "electricity-calculator", "microservice": "history-server"}, 80, "http"},
+	} {
+		s := r.get("Service", "production", c.name)
+		if s.str("spec.type") != "ClusterIP" {
+			t.Errorf("%s type = %q", c.name, s.str("spec.type"))
+		}
+		if got := s.labels("spec.selector"); !reflect.DeepEqual(got, c.selector) {
+			t.Errorf("%s selector = %v, want %v", c.name, got, c.selector)
+		}
+		if ports := toSlice(s.dig("spec.ports")); len(ports) != 1 || dig(ports[0], "port") != c.port || dig(ports[0], "targetPort") != c.target {
+			t.Errorf("%s ports = %v, want %v -> %v", c.name, ports, c.port, c.target)
+		}
 	}
-	if got := s.labels("spec.selector"); !reflect.DeepEqual(got, map[string]string{"app": "minio"}) {
-		t.Errorf("selector = %v", got)
-	}
-	if s.num("spec.ports[0].port") != 9000 || s.num("spec.ports[0].targetPort") != 9000 || len(toSlice(s.dig("spec.ports"))) != 1 {
-		t.Errorf("ports = %v", s.dig("spec.ports"))
+	// history-server's targetPort "http" must name the container's port 8080.
+	c := r.container(r.get("Deployment", "production", "history-server"), "history-server")
+	if dig(c, "ports[0].name") != "http" || dig(c, "ports[0].containerPort") != float64(8080) {
+		t.Errorf("targetPort http does not resolve to 8080: %v", c["ports"])
 	}
 }
 
@@ -194,27 +211,6 @@ func TestHistoryServerReplicasFromConfig(t *testing.T) {
 	d := r.get("Deployment", "production", "history-server")
 	if d.num("spec.replicas") != 4 || r.container(d, "history-server")["image"] != "someone/history-server:1.0.0" {
 		t.Errorf("replicas=%d image=%v", d.num("spec.replicas"), r.container(d, "history-server")["image"])
-	}
-}
-
-func TestHistoryServerService(t *testing.T) {
-	t.Parallel()
-	r := mustRun(t, baseConfig())
-	s := r.get("Service", "production", "history-server")
-	if s.str("spec.type") != "ClusterIP" {
-		t.Errorf("type = %q", s.str("spec.type"))
-	}
-	if s.num("spec.ports[0].port") != 80 || s.dig("spec.ports[0].targetPort") != "http" {
-		t.Errorf("ports = %v", s.dig("spec.ports"))
-	}
-	want := map[string]string{"app": "electricity-calculator", "microservice": "history-server"}
-	if got := s.labels("spec.selector"); !reflect.DeepEqual(got, want) {
-		t.Errorf("selector = %v", got)
-	}
-	// targetPort "http" must name the container's port 8080.
-	c := r.container(r.get("Deployment", "production", "history-server"), "history-server")
-	if dig(c, "ports[0].name") != "http" || dig(c, "ports[0].containerPort") != float64(8080) {
-		t.Errorf("targetPort http does not resolve to 8080: %v", c["ports"])
 	}
 }
 

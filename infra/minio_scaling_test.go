@@ -8,7 +8,7 @@ import (
 )
 
 // Distributed MinIO (minioReplicas >= 4) against the mocks; the default
-// (standalone) layout is pinned by TestMinioStatefulSet and TestMinioService.
+// (standalone) layout is pinned by TestMinioStatefulSet and TestAppServices.
 
 // TestMinioErasureLayout: the erasure set size MinIO picks for N servers
 // with one drive each, its default parity and the pods one set can lose
