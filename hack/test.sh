@@ -16,13 +16,14 @@
 # Env:   TEST_RUN (a -test.run filter for the cluster tiers), RUNTIME_KEEP=1
 #        (leave the runtime tier's cluster and stack up, to rerun tests),
 #        RUNTIME_HOST_PORT (the host loopback port relayed to NodePort 30001;
-#        default 31001, so that it runs beside make up's 30001).
+#        default 31001, so that it runs beside make up's 30001),
+#        RUNTIME_STATE (its cluster's state folder, default .cluster/test-real).
 set -euo pipefail
 # shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LAB5_ROOT"
 export CLUSTER_STATE=$LAB5_ROOT/.cluster/test
-REAL_STATE=$LAB5_ROOT/.cluster/test-real
+REAL_STATE=${RUNTIME_STATE:-$LAB5_ROOT/.cluster/test-real}
 ARTIFACTS=${ARTIFACTS:-$LAB5_ROOT/artifacts}
 timings=()
 running="" running_since=0
