@@ -48,11 +48,8 @@ func (c *IngressController) outputs() pulumi.Map {
 // newControllerNamespace creates the controller's namespace, labelled for
 // its Pod Security level, and returns its name once it exists.
 func newControllerNamespace(ctx *pulumi.Context, urn, namespace string, labels pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	for k, v := range podSecurityLabels(PodSecurityLevels[namespace]) {
-		labels[k] = pulumi.String(v)
-	}
 	ns, err := corev1.NewNamespace(ctx, urn, &corev1.NamespaceArgs{
-		Metadata: clusterObjectMeta(namespace, labels),
+		Metadata: clusterObjectMeta(namespace, withLabels(labels, podSecurityLabels(PodSecurityLevels[namespace]))),
 	}, parent)
 	if err != nil {
 		return pulumi.StringOutput{}, err

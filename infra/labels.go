@@ -37,17 +37,11 @@ type appLabels struct {
 // all returns the lab's labels merged with the recommended labels. On a key
 // clash the lab's label wins (none of the lab's keys is app.kubernetes.io/*).
 func (l appLabels) all() pulumi.StringMap {
-	m := pulumi.StringMap{
-		labelName:      pulumi.String(l.Name),
-		labelInstance:  pulumi.String(l.Instance),
-		labelComponent: pulumi.String(l.Component),
-		labelPartOf:    pulumi.String(partOfLab5),
-		labelManagedBy: pulumi.String(managedByPulumi),
-	}
-	for k, v := range l.Lab {
-		m[k] = pulumi.String(v)
-	}
-	return m
+	return withLabels(commonLabels(map[string]string{
+		labelName:      l.Name,
+		labelInstance:  l.Instance,
+		labelComponent: l.Component,
+	}), l.Lab)
 }
 
 // selector returns only the lab's labels, for selectors.
@@ -66,10 +60,14 @@ func (l appLabels) podSelector() *metav1.LabelSelectorArgs {
 // commonLabels are the labels of objects that are not part of one workload
 // (Namespaces, NetworkPolicies, Ingresses): part-of and managed-by plus extra.
 func commonLabels(extra map[string]string) pulumi.StringMap {
-	m := pulumi.StringMap{
+	return withLabels(pulumi.StringMap{
 		labelPartOf:    pulumi.String(partOfLab5),
 		labelManagedBy: pulumi.String(managedByPulumi),
-	}
+	}, extra)
+}
+
+// withLabels adds extra to m (extra wins on a clash) and returns m.
+func withLabels(m pulumi.StringMap, extra map[string]string) pulumi.StringMap {
 	for k, v := range extra {
 		m[k] = pulumi.String(v)
 	}
