@@ -18,6 +18,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -73,8 +74,10 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// Client returns a clientset for $KUBECONFIG, after checking isolation.
-func Client(t testing.TB) *kubernetes.Clientset {
+// RestConfig is the client configuration of $KUBECONFIG, after checking
+// isolation: what any typed client of the cluster (Client, or another API
+// group's) is made from.
+func RestConfig(t testing.TB) *rest.Config {
 	t.Helper()
 	RequireIsolatedNetwork(t)
 	path := os.Getenv("KUBECONFIG")
@@ -85,7 +88,13 @@ func Client(t testing.TB) *kubernetes.Clientset {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	return cfg
+}
+
+// Client returns a clientset for $KUBECONFIG, after checking isolation.
+func Client(t testing.TB) *kubernetes.Clientset {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(RestConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 
+	builder "github.com/lab5/k8s-networking/internal/goimage"
 	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
@@ -114,14 +115,18 @@ func str(t *testing.T, m property.Map, key string) string {
 	return v.AsString()
 }
 
+// inRegistry says whether the registry serves the manifest ref names.
 func inRegistry(t *testing.T, ref string) bool {
 	t.Helper()
 	d, err := name.NewDigest(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = remote.Head(d)
-	return err == nil
+	ok, err := builder.Exists(context.Background(), d, builder.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 func TestLifecycle(t *testing.T) {
