@@ -121,30 +121,36 @@ func TestMinioStorageConfig(t *testing.T) {
 	}
 }
 
-// TestAppServices: the apps' ClusterIP Services select the app's pods by
-// the lab's labels and map the lab's port onto the pods' one.
+// TestAppServices: the apps' Services select the app's pods by the lab's
+// labels and map the lab's port onto the pods' one (echoserver's NodePort
+// Service on the lab's fixed node port).
 func TestAppServices(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, baseConfig())
 	for _, c := range []struct {
-		name     string
-		selector map[string]string
-		port     float64
-		target   any
+		namespace, name, typ string
+		selector             map[string]string
+		port                 float64
+		target, nodePort     any
 	}{
-		{"minio", map[string]string{"app": "minio"}, 9000, float64(9000)},
-		{"history-server", map[string]string{"app": "electricity-calculator", "microservice": "history-server"}, 80, "http"},
+		{"production", "minio", "ClusterIP", map[string]string{"app": "minio"}, 9000, float64(9000), nil},
+		{"production", "history-server", "ClusterIP", map[string]string{"app": "electricity-calculator", "microservice": "history-server"}, 80, "http", nil},
+		{"default", "echoserver-service-nodeport", "NodePort", map[string]string{"app": "echoserver"}, 80, float64(80), float64(30001)},
 	} {
-		s := r.get("Service", "production", c.name)
-		if s.str("spec.type") != "ClusterIP" {
-			t.Errorf("%s type = %q", c.name, s.str("spec.type"))
+		s := r.get("Service", c.namespace, c.name)
+		if s.str("spec.type") != c.typ {
+			t.Errorf("%s type = %q, want %s", c.name, s.str("spec.type"), c.typ)
 		}
 		if got := s.labels("spec.selector"); !reflect.DeepEqual(got, c.selector) {
 			t.Errorf("%s selector = %v, want %v", c.name, got, c.selector)
 		}
-		if ports := toSlice(s.dig("spec.ports")); len(ports) != 1 || dig(ports[0], "port") != c.port || dig(ports[0], "targetPort") != c.target {
-			t.Errorf("%s ports = %v, want %v -> %v", c.name, ports, c.port, c.target)
+		if ports := toSlice(s.dig("spec.ports")); len(ports) != 1 || dig(ports[0], "port") != c.port ||
+			dig(ports[0], "targetPort") != c.target || dig(ports[0], "nodePort") != c.nodePort {
+			t.Errorf("%s ports = %v, want %v -> %v (node port %v)", c.name, ports, c.port, c.target, c.nodePort)
 		}
+	}
+	if _, ok := r.find("Service", "k8s-lab5", "echoserver-service-nodeport"); ok {
+		t.Error("NodePort service also declared in k8s-lab5")
 	}
 	// history-server's targetPort "http" must name the container's port 8080.
 	c := r.container(r.get("Deployment", "production", "history-server"), "history-server")
@@ -284,24 +290,6 @@ func TestEchoserverPodsAndServices(t *testing.T) {
 	a, b := r.get("Pod", "default", "echoserver"), r.get("Pod", "k8s-lab5", "echoserver")
 	if a.URNName == b.URNName {
 		t.Errorf("both echoserver pods have logical name %q", a.URNName)
-	}
-}
-
-func TestEchoserverNodePortService(t *testing.T) {
-	t.Parallel()
-	r := mustRun(t, baseConfig())
-	s := r.get("Service", "default", "echoserver-service-nodeport")
-	if s.str("spec.type") != "NodePort" {
-		t.Errorf("type = %q", s.str("spec.type"))
-	}
-	if s.num("spec.ports[0].port") != 80 || s.num("spec.ports[0].targetPort") != 80 || s.num("spec.ports[0].nodePort") != 30001 {
-		t.Errorf("ports = %v", s.dig("spec.ports"))
-	}
-	if got := s.labels("spec.selector"); !reflect.DeepEqual(got, map[string]string{"app": "echoserver"}) {
-		t.Errorf("selector = %v", got)
-	}
-	if _, ok := r.find("Service", "k8s-lab5", "echoserver-service-nodeport"); ok {
-		t.Error("NodePort service also declared in k8s-lab5")
 	}
 }
 
