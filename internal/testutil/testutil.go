@@ -46,3 +46,25 @@ func FreePort(t testing.TB) int {
 	n, _ := strconv.Atoi(port)
 	return n
 }
+
+// Log is a list that HTTP handlers (or other goroutines) append to while
+// the test reads it.
+type Log[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+// Add appends x and returns how many items there are now.
+func (l *Log[T]) Add(x T) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, x)
+	return len(l.items)
+}
+
+// All is a copy of the items so far.
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]T(nil), l.items...)
+}

@@ -13,9 +13,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 // Path is the endpoint the fake serves.
@@ -84,9 +85,7 @@ type Request struct {
 type Server struct {
 	URL  string // base URL, e.g. http://127.0.0.1:1234
 	opts Options
-
-	mu   sync.Mutex
-	reqs []Request
+	reqs testutil.Log[Request]
 }
 
 // NewServer starts a fake that is closed when the test ends.
@@ -101,9 +100,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.reqs...)
+	return s.reqs.All()
 }
 
 type point struct {
@@ -117,10 +114,7 @@ type envelope struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()})
-	n := len(s.reqs)
-	s.mu.Unlock()
+	n := s.reqs.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()})
 
 	if s.opts.Script != nil {
 		if resp := s.opts.Script(n); resp.Status != 0 {

@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lab5/k8s-networking/apps/price-fetcher/eleringtest"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/prices"
 	"github.com/lab5/k8s-networking/apps/price-fetcher/internal/retry"
+	"github.com/lab5/k8s-networking/internal/testutil"
 )
 
 const attempts = 4
@@ -25,9 +25,7 @@ var fast = retry.Policy{Attempts: attempts, BaseDelay: time.Millisecond, Jitter:
 type fakeHistory struct {
 	URL    string
 	script func(n int) (int, string)
-
-	mu    sync.Mutex
-	posts []post
+	posts  testutil.Log[post]
 }
 
 type post struct {
@@ -40,10 +38,7 @@ func newFakeHistory(t *testing.T, script func(n int) (int, string)) *fakeHistory
 	h := &fakeHistory{script: script}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		h.mu.Lock()
-		h.posts = append(h.posts, post{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), body})
-		n := len(h.posts)
-		h.mu.Unlock()
+		n := h.posts.Add(post{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), body})
 		status, msg := http.StatusCreated, `{"day":"stored"}`
 		if h.script != nil {
 			if s, m := h.script(n); s != 0 {
@@ -60,9 +55,7 @@ func newFakeHistory(t *testing.T, script func(n int) (int, string)) *fakeHistory
 }
 
 func (h *fakeHistory) Posts() []post {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]post(nil), h.posts...)
+	return h.posts.All()
 }
 
 type result struct {
