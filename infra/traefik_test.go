@@ -297,6 +297,9 @@ func TestTraefikDeployment(t *testing.T) {
 		"--entryPoints.traefik.address":    ":8080",
 		"--global.checkNewVersion":         "false",
 		"--global.sendAnonymousUsage":      "false",
+		// A rollout does not refuse connections the Service still sends.
+		"--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout":       "5s",
+		"--entryPoints.websecure.transport.lifeCycle.requestAcceptGraceTimeout": "5s",
 	}
 	for k, v := range want {
 		if args[k] != v {
