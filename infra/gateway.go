@@ -179,10 +179,7 @@ func NewGatewayAPICRDs(ctx *pulumi.Context, name string, opts ...pulumi.Resource
 		}
 		comp.CRDs = append(comp.CRDs, res)
 	}
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{})
 }
 
 // EchoserverGatewayArgs configures the Gateway API route.
@@ -199,6 +196,8 @@ type EchoserverGatewayArgs struct {
 	// DependsOn: the CRDs, the controller and the backend Service.
 	DependsOn []pulumi.Resource
 }
+
+func (a *EchoserverGatewayArgs) dependencies() []pulumi.Resource { return a.DependsOn }
 
 // EchoserverGateway is the echoserver route as Gateway API objects.
 type EchoserverGateway struct {
@@ -262,14 +261,11 @@ func echoserverRouteSpec(host, service string, port int) gatewayv1.HTTPRouteSpec
 // NewEchoserverGateway creates the GatewayClass, the Gateway and the
 // HTTPRoute.
 func NewEchoserverGateway(ctx *pulumi.Context, name string, args *EchoserverGatewayArgs, opts ...pulumi.ResourceOption) (*EchoserverGateway, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeEchoserverGateway)
-	}
-	comp := &EchoserverGateway{}
-	deps := pulumi.DependsOn(args.DependsOn)
-	if err := ctx.RegisterComponentResource(TypeEchoserverGateway, name, comp, append(opts, deps)...); err != nil {
+	comp, err := newComponent[EchoserverGateway](ctx, TypeEchoserverGateway, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
+	deps := pulumi.DependsOn(args.DependsOn)
 	apiVersion := gatewayAPIGroup + "/" + gatewayv1.GroupVersion.Version
 	labels := commonLabels(nil)
 
@@ -294,8 +290,5 @@ func NewEchoserverGateway(ctx *pulumi.Context, name string, args *EchoserverGate
 	}
 
 	comp.Host = pulumi.String(args.Host).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"host": comp.Host})
 }

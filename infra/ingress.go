@@ -39,6 +39,8 @@ type EchoserverIngressArgs struct {
 	DependsOn []pulumi.Resource
 }
 
+func (a *EchoserverIngressArgs) dependencies() []pulumi.Resource { return a.DependsOn }
+
 // EchoserverIngress is Ingress echoserver-ingress in default.
 type EchoserverIngress struct {
 	pulumi.ResourceState
@@ -49,14 +51,11 @@ type EchoserverIngress struct {
 
 // NewEchoserverIngress creates the Ingress.
 func NewEchoserverIngress(ctx *pulumi.Context, name string, args *EchoserverIngressArgs, opts ...pulumi.ResourceOption) (*EchoserverIngress, error) {
-	if args == nil {
-		return nil, errNilArgs(TypeEchoserverIngress)
-	}
-	comp := &EchoserverIngress{}
-	deps := pulumi.DependsOn(args.DependsOn)
-	if err := ctx.RegisterComponentResource(TypeEchoserverIngress, name, comp, append(opts, deps)...); err != nil {
+	comp, err := newComponent[EchoserverIngress](ctx, TypeEchoserverIngress, name, args, opts)
+	if err != nil {
 		return nil, err
 	}
+	deps := pulumi.DependsOn(args.DependsOn)
 
 	meta := &metav1.ObjectMetaArgs{
 		Name:      pulumi.String(EchoserverIngressName),
@@ -93,10 +92,7 @@ func NewEchoserverIngress(ctx *pulumi.Context, name string, args *EchoserverIngr
 	}
 
 	comp.Host = ing.Spec.Rules().Index(pulumi.Int(0)).Host().Elem()
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return withOutputs(ctx, comp, pulumi.Map{"host": comp.Host})
 }
 
 // Ingress controller and route selection (stack config ingressController,

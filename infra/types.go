@@ -31,8 +31,8 @@ func errNilArgs(typ string) error {
 }
 
 // newComponent is every constructor's first step: it refuses nil args
-// (errNilArgs) and registers a new, empty component of type typ, which the
-// constructor then fills.
+// (errNilArgs) and registers a new, empty component of type typ (depending
+// on what dependent args name), which the constructor then fills.
 func newComponent[C any, PC interface {
 	*C
 	pulumi.ComponentResource
@@ -40,11 +40,20 @@ func newComponent[C any, PC interface {
 	if args == nil {
 		return nil, errNilArgs(typ)
 	}
+	if d, ok := any(args).(dependent); ok {
+		opts = append(opts, pulumi.DependsOn(d.dependencies()))
+	}
 	comp := PC(new(C))
 	if err := ctx.RegisterComponentResource(typ, name, comp, opts...); err != nil {
 		return nil, err
 	}
 	return comp, nil
+}
+
+// dependent args name resources that the component (and, explicitly, its
+// children) must wait for.
+type dependent interface {
+	dependencies() []pulumi.Resource
 }
 
 // withOutputs is every constructor's last step: it records the
