@@ -4,6 +4,8 @@ package testutil
 import (
 	"bytes"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -67,4 +69,13 @@ func (l *Log[T]) All() []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]T(nil), l.items...)
+}
+
+// Serve starts an HTTP server on loopback for the test's duration and
+// returns its base URL.
+func Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

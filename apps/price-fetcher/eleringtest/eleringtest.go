@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -92,9 +91,7 @@ type Server struct {
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{opts: opts}
-	hs := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(hs.Close)
-	s.URL = hs.URL
+	s.URL = testutil.Serve(t, http.HandlerFunc(s.serve))
 	return s
 }
 

@@ -36,7 +36,7 @@ type post struct {
 func newFakeHistory(t *testing.T, script func(n int) (int, string)) *fakeHistory {
 	t.Helper()
 	h := &fakeHistory{script: script}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.URL = testutil.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		n := h.posts.Add(post{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), body})
 		status, msg := http.StatusCreated, `{"day":"stored"}`
@@ -49,8 +49,6 @@ func newFakeHistory(t *testing.T, script func(n int) (int, string)) *fakeHistory
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, msg)
 	}))
-	t.Cleanup(srv.Close)
-	h.URL = srv.URL
 	return h
 }
 
