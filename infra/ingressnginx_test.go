@@ -338,15 +338,6 @@ func TestIngressNginxAdmissionJobsAndWebhook(t *testing.T) {
 	})
 }
 
-func TestIngressClass(t *testing.T) {
-	t.Parallel()
-	r := mustRun(t, baseConfig())
-	ic := r.get("IngressClass", "", "nginx")
-	if ic.str("spec.controller") != "k8s.io/ingress-nginx" {
-		t.Errorf("controller = %q", ic.str("spec.controller"))
-	}
-}
-
 // TestImagesPinnedByDigestInOnePlace: every ingress-nginx image is pinned by
 // digest and comes from the const block.
 func TestImagesPinnedByDigestInOnePlace(t *testing.T) {
