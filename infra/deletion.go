@@ -73,18 +73,6 @@ func (d *namespaceDeletion) addNamespace(name pulumi.StringOutput, ns pulumi.Res
 	d.byName[name] = ns
 }
 
-// addCreatedNamespace registers the namespace that component created as
-// the one named name, so that objects of other components given name
-// (the Gateway in the ingress controller's namespace) are deleted with it
-// too.
-func (d *namespaceDeletion) addCreatedNamespace(name pulumi.StringOutput, component pulumi.Resource) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if ns := d.createdBy[component]; ns != nil {
-		d.byName[name] = ns
-	}
-}
-
 // notOwned registers the name output of a namespace the stack does not
 // own (default): its objects keep their own delete, whichever component
 // declares them.
@@ -161,9 +149,12 @@ func parentOf(opts []pulumi.ResourceOption) pulumi.Resource {
 }
 
 // metadataNamespace is the metadata.namespace input of a Kubernetes
-// object's args (a typed args struct, or the untyped map a CustomResource
-// registers), or nil: cluster-scoped, or metadata not given as
-// ObjectMetaArgs (then the object keeps its own delete).
+// object's typed args, or nil: cluster-scoped, metadata not given as
+// ObjectMetaArgs, or a custom resource (untyped args: the Gateway). Those
+// keep their own delete; for a custom resource that is also the safe
+// order, since its controller (Traefik for the Gateway) may hold it with a
+// finalizer that only the running controller removes, and the controller
+// is deleted after it.
 func metadataNamespace(props pulumi.Input) pulumi.StringPtrInput {
 	v := reflect.ValueOf(props)
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
@@ -172,13 +163,10 @@ func metadataNamespace(props pulumi.Input) pulumi.StringPtrInput {
 		}
 		v = v.Elem()
 	}
-	var meta reflect.Value
-	switch {
-	case v.Kind() == reflect.Struct:
-		meta = v.FieldByName("Metadata")
-	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
-		meta = v.MapIndex(reflect.ValueOf("metadata").Convert(v.Type().Key()))
+	if v.Kind() != reflect.Struct {
+		return nil
 	}
+	meta := v.FieldByName("Metadata")
 	if !meta.IsValid() || !meta.CanInterface() {
 		return nil
 	}

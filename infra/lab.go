@@ -98,11 +98,6 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	var controller pulumi.Resource = lab.IngressNginx
-	if lab.Traefik != nil {
-		controller = lab.Traefik
-	}
-	deletion.addCreatedNamespace(ingressCtl.Namespace, controller)
 
 	// production: MinIO, history-server, price-fetcher.
 	if lab.Minio, err = NewMinio(ctx, "minio", &MinioArgs{
