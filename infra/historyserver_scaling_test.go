@@ -80,6 +80,14 @@ func TestHistoryServerRolloutAndSpread(t *testing.T) {
 			!reflect.DeepEqual(toStringMap(dig(spread[0], "labelSelector.matchLabels")), d.labels("spec.selector.matchLabels")) {
 			t.Errorf("topologySpreadConstraints = %v", spread)
 		}
+		// A deleted pod serves on until the Service has forgotten it,
+		// then drains (server.ShutdownTimeout, 20 s) within the default
+		// 30 s grace period.
+		c := toSlice(d.dig("spec.template.spec.containers"))[0]
+		if dig(c, "lifecycle.preStop.sleep.seconds") != float64(5) || d.dig("spec.template.spec.terminationGracePeriodSeconds") != nil {
+			t.Errorf("preStop = %v, terminationGracePeriodSeconds = %v; want a 5 s sleep and the default 30 s",
+				dig(c, "lifecycle.preStop"), d.dig("spec.template.spec.terminationGracePeriodSeconds"))
+		}
 	}
 }
 
