@@ -361,9 +361,9 @@ func historyServerPodLoss(t *testing.T, cs kubernetes.Interface, h historyServer
 	t.Logf("history-server pod %s deleted under 4 clients: %s", victim.Name, o)
 	// Requests could fail only while the Service still sends some to the
 	// deleted pod; its preStop sleep keeps it serving meanwhile, so none
-	// failed here (without it: 36 of ~2800, connection refused, within
-	// ~1 s). Generous, for a loaded CI machine; a longer span means the
-	// second replica did not carry the load.
+	// failed here (without it: 36 of ~2800, connection refused).
+	// Generous, for a loaded CI machine; a longer span means the second
+	// replica did not carry the load.
 	const bound = 10 * time.Second
 	if o.Span > bound {
 		t.Errorf("requests failed over %s (bound %s) when one of 2 history-server pods went: %s", o.Span, bound, o)
