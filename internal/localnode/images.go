@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/lab5/k8s-networking/internal/goimage"
 )
@@ -22,41 +25,65 @@ type Images struct {
 // <Registry>/lab5-node/<name>. Both builds are reproducible, so an unchanged
 // source gives the same digest and the push uploads nothing new.
 func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, error) {
-	specs := []struct {
-		name string
-		opts goimage.Options
-		out  *string
-	}{
-		{"pause", goimage.Options{Dir: root, Package: "./cmd/lab5-pause", Name: "pause"}, nil},
-		{"coredns", goimage.Options{Dir: filepath.Join(root, "tools", "coredns"), Package: ".", Name: "coredns", Ports: []int{53}}, nil},
-	}
 	var imgs Images
-	specs[0].out, specs[1].out = &imgs.Pause, &imgs.CoreDNS
-	for _, s := range specs {
-		s.opts.CacheDir = cacheDir
-		s.opts.Annotations = map[string]string{goimage.AnnotationTitle: "lab5-node/" + s.name}
-		img, err := goimage.Build(ctx, s.opts)
-		if err != nil {
-			return Images{}, fmt.Errorf("image %s: %w", s.name, err)
-		}
-		ref, err := goimage.Push(ctx, n.Registry+"/lab5-node/"+s.name, img, goimage.Auth{})
-		if err != nil {
-			return Images{}, fmt.Errorf("image %s: %w", s.name, err)
-		}
-		*s.out = ref.String()
+	pause, err := goimage.Build(ctx, goimage.Options{Dir: root, Package: "./cmd/lab5-pause", Name: "pause", CacheDir: cacheDir,
+		Annotations: map[string]string{goimage.AnnotationTitle: "lab5-node/pause"}})
+	if err != nil {
+		return Images{}, fmt.Errorf("image pause: %w", err)
 	}
-	bb, err := BusyboxImage(n.Busybox)
+	if imgs.Pause, err = n.push(ctx, "pause", pause.Artifact.(v1.Image)); err != nil {
+		return Images{}, err
+	}
+
+	// CoreDNS and busybox are large: built once per change of their inputs
+	// (CoreDNS's module and the Go toolchain; the busybox binary).
+	memo, err := newImageMemo(n.ImageCache)
 	if err != nil {
 		return Images{}, err
 	}
-	d, err := bb.Digest()
+	dir := filepath.Join(root, "tools", "coredns")
+	module, err := treeDigest(dir)
 	if err != nil {
 		return Images{}, err
 	}
-	ref, err := goimage.Push(ctx, n.Registry+"/lab5-node/busybox", &goimage.Image{Digest: d, Artifact: bb}, goimage.Auth{})
+	coredns, err := memo.image("coredns", []string{module, runtime.Version()}, func() (v1.Image, error) {
+		img, err := goimage.Build(ctx, goimage.Options{Dir: dir, Package: ".", Name: "coredns", Ports: []int{53}, CacheDir: cacheDir,
+			Annotations: map[string]string{goimage.AnnotationTitle: "lab5-node/coredns"}})
+		if err != nil {
+			return nil, err
+		}
+		return img.Artifact.(v1.Image), nil
+	})
 	if err != nil {
-		return Images{}, fmt.Errorf("image busybox: %w", err)
+		return Images{}, fmt.Errorf("image coredns: %w", err)
 	}
-	imgs.Busybox = ref.String()
+	if imgs.CoreDNS, err = n.push(ctx, "coredns", coredns); err != nil {
+		return Images{}, err
+	}
+
+	busyboxSum, err := fileDigest(n.Busybox)
+	if err != nil {
+		return Images{}, fmt.Errorf("image busybox (install busybox-static): %w", err)
+	}
+	bb, err := memo.image("busybox", []string{busyboxSum}, func() (v1.Image, error) { return BusyboxImage(n.Busybox) })
+	if err != nil {
+		return Images{}, err
+	}
+	if imgs.Busybox, err = n.push(ctx, "busybox", bb); err != nil {
+		return Images{}, err
+	}
 	return imgs, nil
+}
+
+// push pushes one of the node's images as <Registry>/lab5-node/<name>.
+func (n *Node) push(ctx context.Context, name string, img v1.Image) (string, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	ref, err := goimage.Push(ctx, n.Registry+"/lab5-node/"+name, &goimage.Image{Digest: d, Artifact: img}, goimage.Auth{})
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", name, err)
+	}
+	return ref.String(), nil
 }

@@ -13,87 +13,115 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/lab5/k8s-networking/internal/goimage"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
-// A stack image is rebuilt only when what it is made of changed: packing
-// and compressing MinIO, PostgreSQL with its libraries and Traefik (some
-// hundred MB) took over a minute of every make up on two cores, for the
-// same digests. The memo, a file in the state folder beside the registry's
-// data, keeps for each image the fingerprint of its inputs and the
-// reference pushed; an image whose fingerprint changed, or whose reference
-// the registry no longer has, is built again.
+// A large image is built only when what it is made of changed: packing and
+// compressing MinIO, PostgreSQL with its libraries, Traefik and CoreDNS
+// (some hundred MB) took over a minute of every make up on two cores, and
+// as long again for every new cluster (make test's starts empty), for the
+// same digests. The memo keeps each built image as an OCI layout in the
+// user's cache, under the fingerprint of its inputs (lab5-node itself
+// among them: its recipes are inputs too); an image whose inputs changed
+// is built again and replaces the old layout. Pushing a kept image to a
+// registry copies its compressed blobs; nothing is recompressed.
 type imageMemo struct {
-	path   string
-	self   string // fingerprint of the running lab5-node: its recipes are inputs too
-	Images map[string]memoEntry
+	dir  string // <user cache>/lab5-images: one folder per image name
+	self string // fingerprint of the running lab5-node
 }
 
-type memoEntry struct {
-	Fingerprint string `json:"fingerprint"`
-	Ref         string `json:"ref"`
-}
-
-// loadImageMemo reads the memo at path; a missing or unreadable one is
-// empty (everything is built).
-func loadImageMemo(path string) (*imageMemo, error) {
-	m := &imageMemo{path: path, Images: map[string]memoEntry{}}
+// newImageMemo keeps its layouts under dir.
+func newImageMemo(dir string) (*imageMemo, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	if m.self, err = fileDigest(exe); err != nil {
+	self, err := fileDigest(exe)
+	if err != nil {
 		return nil, err
 	}
-	if b, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(b, &m.Images) // a damaged memo only costs a rebuild
-	}
-	if m.Images == nil {
-		m.Images = map[string]memoEntry{}
-	}
-	return m, nil
+	return &imageMemo{dir: dir, self: self}, nil
 }
 
-// image returns the reference of image name built from inputs: the one
-// remembered when the registry still has it, else build's image, pushed.
-func (m *imageMemo) image(ctx context.Context, imageName string, inputs []string,
-	build func() (v1.Image, error), push func(string, v1.Image) (string, error)) (string, error) {
-	fp := fingerprint(append([]string{m.self, imageName}, inputs...)...)
-	if e, ok := m.Images[imageName]; ok && e.Fingerprint == fp {
-		if d, err := name.NewDigest(e.Ref); err == nil {
-			if found, err := goimage.Exists(ctx, d, goimage.Auth{}); err == nil && found {
-				return e.Ref, nil
-			}
-		}
+// imageCacheDir is the memo's folder in the user's cache.
+func imageCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "lab5-images")
+}
+
+// image returns image name built from inputs: the kept one, else build's,
+// kept for next time (a layout that cannot be written only costs the next
+// run a build).
+func (m *imageMemo) image(imageName string, inputs []string, build func() (v1.Image, error)) (v1.Image, error) {
+	fp := fingerprint(append([]string{m.self, imageName}, inputs...)...)[:32]
+	dir := filepath.Join(m.dir, imageName, fp)
+	if img, err := layoutImage(dir); err == nil {
+		return img, nil
 	}
 	img, err := build()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	ref, err := push(imageName, img)
-	if err != nil {
-		return "", err
+	if err := m.keep(imageName, fp, img); err != nil {
+		return nil, fmt.Errorf("image %s: keeping it in %s: %w", imageName, m.dir, err)
 	}
-	m.Images[imageName] = memoEntry{Fingerprint: fp, Ref: ref}
-	return ref, m.save()
+	return layoutImage(dir)
 }
 
-func (m *imageMemo) save() error {
-	b, err := json.MarshalIndent(m.Images, "", "  ")
+// keep writes img as the layout of fingerprint fp, then removes the
+// layouts of older inputs.
+func (m *imageMemo) keep(imageName, fp string, img v1.Image) error {
+	parent := filepath.Join(m.dir, imageName)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".new-")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(m.path), 0o755); err != nil {
+	defer os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
 		return err
 	}
-	tmp := m.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := p.AppendImage(img); err != nil {
 		return err
 	}
-	return os.Rename(tmp, m.path)
+	olds, _ := os.ReadDir(parent)
+	// A damaged layout of the same inputs is replaced.
+	if err := os.RemoveAll(filepath.Join(parent, fp)); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(parent, fp)); err != nil {
+		return err
+	}
+	for _, e := range olds {
+		if e.Name() != fp && !strings.HasPrefix(e.Name(), ".") {
+			_ = os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
+	return nil
+}
+
+// layoutImage is the one image of the OCI layout at dir.
+func layoutImage(dir string) (v1.Image, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(im.Manifests) != 1 {
+		return nil, fmt.Errorf("layout %s has %d images, want 1", dir, len(im.Manifests))
+	}
+	return idx.Image(im.Manifests[0].Digest)
 }
 
 // fingerprint hashes the parts, each length-prefixed so that no two lists

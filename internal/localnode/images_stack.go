@@ -58,9 +58,17 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 		return ref.String(), nil
 	}
 
-	memo, err := loadImageMemo(filepath.Join(n.State, "stack-images.json"))
+	memo, err := newImageMemo(n.ImageCache)
 	if err != nil {
 		return out, err
+	}
+	// pushMemo pushes the memo's image name built from inputs.
+	pushMemo := func(name string, inputs []string, build func() (v1.Image, error)) (string, error) {
+		img, err := memo.image(name, inputs, build)
+		if err != nil {
+			return "", err
+		}
+		return push(name, img)
 	}
 
 	// MinIO: the server binary the toolchain builds, as /usr/bin/minio.
@@ -69,8 +77,8 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 	if err != nil {
 		return out, fmt.Errorf("minio image (run make tools): %w", err)
 	}
-	if out.MinIO, err = memo.image(ctx, "minio", []string{minioSum},
-		func() (v1.Image, error) { return minioImage(minioBin) }, push); err != nil {
+	if out.MinIO, err = pushMemo("minio", []string{minioSum},
+		func() (v1.Image, error) { return minioImage(minioBin) }); err != nil {
 		return out, err
 	}
 
@@ -95,8 +103,8 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 	if err != nil {
 		return out, err
 	}
-	if out.Nginx, err = memo.image(ctx, "nginx-debian", []string{nginxVersions},
-		func() (v1.Image, error) { return nginxImage(ctx, debCache) }, push); err != nil {
+	if out.Nginx, err = pushMemo("nginx-debian", []string{nginxVersions},
+		func() (v1.Image, error) { return nginxImage(ctx, debCache) }); err != nil {
 		return out, err
 	}
 
@@ -110,8 +118,8 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 	if err != nil {
 		return out, err
 	}
-	if out.Postgres, err = memo.image(ctx, "postgresql15-debian", []string{pgVersions, pgstart.Digest.String()},
-		func() (v1.Image, error) { return postgresImage(ctx, pgstart.Artifact.(v1.Image), debCache) }, push); err != nil {
+	if out.Postgres, err = pushMemo("postgresql15-debian", []string{pgVersions, pgstart.Digest.String()},
+		func() (v1.Image, error) { return postgresImage(ctx, pgstart.Artifact.(v1.Image), debCache) }); err != nil {
 		return out, err
 	}
 
@@ -134,7 +142,7 @@ func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, with
 			}
 			return tr.Artifact.(v1.Image), nil
 		}
-		if out.Traefik, err = memo.image(ctx, "traefik", []string{module, runtime.Version()}, build, push); err != nil {
+		if out.Traefik, err = pushMemo("traefik", []string{module, runtime.Version()}, build); err != nil {
 			return out, err
 		}
 	}

@@ -58,6 +58,10 @@ type Node struct {
 	Runc    string
 	CNIBin  string
 	Busybox string
+	// ImageCache keeps the large images built for the node and the stack
+	// (OCI layouts, by the fingerprint of their inputs), shared by every
+	// cluster of the user.
+	ImageCache string
 }
 
 // New is the node of the cluster whose state folder is state, with the
@@ -82,6 +86,7 @@ func New(state string) *Node {
 		Runc:             "/usr/sbin/runc",
 		CNIBin:           "/usr/lib/cni",
 		Busybox:          "/bin/busybox",
+		ImageCache:       imageCacheDir(),
 	}
 }
 
