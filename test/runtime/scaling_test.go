@@ -223,6 +223,7 @@ func TestScalingDistributedMinioAndHistoryServerSurvivePodLoss(t *testing.T) {
 			s.SetConfig("minioReplicas", "1")
 			s.Up()
 		}
+		deleteLayoutVolumes(t, cs, 4)
 	})
 	s.SetConfig("minioReplicas", "4")
 	start := time.Now()
@@ -313,6 +314,44 @@ func TestScalingDistributedMinioAndHistoryServerSurvivePodLoss(t *testing.T) {
 	if pods := minioPods(t, cs, 1); len(pods) != 1 {
 		t.Errorf("%d MinIO pods after restoring minioReplicas=1", len(pods))
 	}
+}
+
+// deleteLayoutVolumes deletes the PersistentVolumeClaims a distributed
+// layout left behind (a StatefulSet keeps them when it goes; the README's
+// "Scaling MinIO" says why) and waits until their volumes are deleted too,
+// so that the stack is left as deployed: local-path-provisioner's helper
+// pods that delete the folders are done before the tests after this one.
+func deleteLayoutVolumes(t *testing.T, cs kubernetes.Interface, replicas int) {
+	t.Helper()
+	ctx := context.Background()
+	var volumes []string
+	for i := range replicas {
+		name := fmt.Sprintf("data-minio-dist%d-%d", replicas, i)
+		pvc, err := cs.CoreV1().PersistentVolumeClaims("production").Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		volumes = append(volumes, pvc.Spec.VolumeName)
+		if err := cs.CoreV1().PersistentVolumeClaims("production").Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	kubetest.Eventually(t, 2*time.Minute, fmt.Sprintf("volumes %v deleted", volumes), func(ctx context.Context) (bool, error) {
+		for _, v := range volumes {
+			_, err := cs.CoreV1().PersistentVolumes().Get(ctx, v, metav1.GetOptions{})
+			if err == nil {
+				return false, fmt.Errorf("PersistentVolume %s still there", v)
+			}
+			if !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	t.Logf("the %d volumes of minioReplicas=%d deleted", len(volumes), replicas)
 }
 
 // historyServerPodLoss deletes one history-server pod (the stack runs 2)
