@@ -45,7 +45,12 @@ report() { # also on failure: the phase that failed, with its time so far
 # phase times.
 fake_cluster_up="" runtime_pid=""
 cleanup() {
-	[ -z "$runtime_pid" ] || { kill "$runtime_pid" 2>/dev/null; wait "$runtime_pid" 2>/dev/null || true; }
+	# Only while it still runs as this script's job: a finished one's pid
+	# may belong to another process by now.
+	if [ -n "$runtime_pid" ] && jobs -pr | grep -qx "$runtime_pid"; then
+		kill "$runtime_pid" 2>/dev/null || true
+		wait "$runtime_pid" 2>/dev/null || true
+	fi
 	[ -z "$fake_cluster_up" ] || hack/cluster.sh down --purge
 	report
 }
