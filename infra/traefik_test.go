@@ -281,7 +281,7 @@ func TestTraefikDeployment(t *testing.T) {
 	d := r.get("Deployment", TraefikNamespace, TraefikName)
 	args, c := traefikArgsOf(r)
 
-	if c["image"] != "traefik:v3.6.7" || r.cfg.Ingress.TraefikImage != DefaultTraefikImage {
+	if c["image"] != "traefik:v3.6.7@sha256:a9890c898f379c1905ee5b28342f6b408dc863f08db2dab20e46c267d1ff463a" || r.cfg.Ingress.TraefikImage != DefaultTraefikImage {
 		t.Errorf("image = %v", c["image"])
 	}
 	want := map[string]string{
