@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/lab5/k8s-networking/internal/kubetest"
@@ -37,11 +35,7 @@ func TestIngressControllerSwitch(t *testing.T) {
 			t.Fatalf("namespace %s exists before the test: the control plane is not empty (%v)", ns, err)
 		}
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gatewayclient.NewForConfig(cfg)
+	gw, err := gatewayclient.NewForConfig(kubetest.RestConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -155,11 +154,7 @@ func logChanges(t *testing.T, upOutput string) {
 // gatewayClient is a Gateway API clientset for $KUBECONFIG.
 func gatewayClient(t *testing.T) gatewayclient.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gatewayclient.NewForConfig(cfg)
+	gw, err := gatewayclient.NewForConfig(kubetest.RestConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

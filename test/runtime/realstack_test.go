@@ -553,57 +553,43 @@ func TestDestroyLeavesNothingOnTheNode(t *testing.T) {
 		t.Errorf("pod default/%s left", p.Name)
 	}
 	// The kubelet removes containers of deleted pods within seconds.
-	var left []string
-	for end := time.Now().Add(60 * time.Second); ; time.Sleep(2 * time.Second) {
-		out, err := exec.Command("ctr", "--address", filepath.Join(state, "node/containerd/containerd.sock"),
-			"-n", "k8s.io", "containers", "ls", "-q").Output()
+	sock := filepath.Join(state, "node/containerd/containerd.sock")
+	left := stillLeftAfter(60*time.Second, func() []string {
+		out, err := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "containers", "ls", "-q").Output()
 		if err != nil {
 			t.Fatal(err)
 		}
-		left = nil
+		var left []string
 		for _, id := range strings.Fields(string(out)) {
-			info, _ := exec.Command("ctr", "--address", filepath.Join(state, "node/containerd/containerd.sock"),
-				"-n", "k8s.io", "containers", "info", id).Output()
+			info, _ := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "containers", "info", id).Output()
 			if strings.Contains(string(info), "/lab5-local/") || strings.Contains(string(info), "/lab5/") {
 				left = append(left, id)
 			}
 		}
-		if len(left) == 0 || time.Now().After(end) {
-			break
-		}
-	}
+		return left
+	})
 	if len(left) > 0 {
 		t.Errorf("containers of the stack's images left in containerd: %v", left)
 	}
 	// Every pod IP still allocated belongs to a pod that still exists
 	// (CoreDNS; a volume helper of local-path-provisioner removing a
 	// deleted claim's folder lives for a moment): none was leaked.
-	var leaked []string
-	for end := time.Now().Add(60 * time.Second); ; time.Sleep(2 * time.Second) {
-		leaked = leakedPodIPs(t, cs, filepath.Join(state, "node/cni/ipam"))
-		if len(leaked) == 0 || time.Now().After(end) {
-			break
-		}
-	}
-	if len(leaked) > 0 {
+	if leaked := stillLeftAfter(60*time.Second, func() []string {
+		return leakedPodIPs(t, cs, filepath.Join(state, "node/cni/ipam"))
+	}); len(leaked) > 0 {
 		t.Errorf("pod IPs allocated to no pod: %v", leaked)
 	}
 	// kube-proxy flushes a deleted Service's chains at once but deletes the
 	// empty chains only at its next sync, which may be an hour away when
 	// nothing else changes: an empty chain forwards nothing, so what must
 	// be gone is every rule and map element naming the Service.
-	var nftLeft []string
-	for end := time.Now().Add(60 * time.Second); ; time.Sleep(2 * time.Second) {
+	if nftLeft := stillLeftAfter(60*time.Second, func() []string {
 		nft, err := exec.Command("nft", "list", "ruleset").Output()
 		if err != nil {
 			t.Fatal(err)
 		}
-		nftLeft = nftRulesNaming(string(nft), "production/history-server", "production/minio", "default/echoserver", "test/postgresql-hl", "traefik/traefik")
-		if len(nftLeft) == 0 || time.Now().After(end) {
-			break
-		}
-	}
-	if len(nftLeft) > 0 {
+		return nftRulesNaming(string(nft), "production/history-server", "production/minio", "default/echoserver", "test/postgresql-hl", "traefik/traefik")
+	}); len(nftLeft) > 0 {
 		t.Errorf("nft rules of the stack's Services left:\n%s", strings.Join(nftLeft, "\n"))
 	}
 	t.Logf("destroyed: no namespace, pod, container, pod IP or nft rule of the stack left")
@@ -682,4 +668,14 @@ func leakedPodIPs(t *testing.T, cs kubernetes.Interface, dir string) []string {
 		}
 	}
 	return leaked
+}
+
+// stillLeftAfter asks look every 2 s until it lists nothing or within has
+// passed, and returns its last answer: what the node still had left.
+func stillLeftAfter(within time.Duration, look func() []string) []string {
+	for end := time.Now().Add(within); ; time.Sleep(2 * time.Second) {
+		if left := look(); len(left) == 0 || time.Now().After(end) {
+			return left
+		}
+	}
 }
