@@ -31,7 +31,7 @@ func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, 
 	if err != nil {
 		return Images{}, fmt.Errorf("image pause: %w", err)
 	}
-	if imgs.Pause, err = n.push(ctx, "pause", pause.Artifact.(v1.Image)); err != nil {
+	if imgs.Pause, err = n.push(ctx, "lab5-node/pause", pause.Artifact.(v1.Image)); err != nil {
 		return Images{}, err
 	}
 
@@ -57,7 +57,7 @@ func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, 
 	if err != nil {
 		return Images{}, fmt.Errorf("image coredns: %w", err)
 	}
-	if imgs.CoreDNS, err = n.push(ctx, "coredns", coredns); err != nil {
+	if imgs.CoreDNS, err = n.push(ctx, "lab5-node/coredns", coredns); err != nil {
 		return Images{}, err
 	}
 
@@ -69,19 +69,19 @@ func (n *Node) BuildImages(ctx context.Context, root, cacheDir string) (Images, 
 	if err != nil {
 		return Images{}, err
 	}
-	if imgs.Busybox, err = n.push(ctx, "busybox", bb); err != nil {
+	if imgs.Busybox, err = n.push(ctx, "lab5-node/busybox", bb); err != nil {
 		return Images{}, err
 	}
 	return imgs, nil
 }
 
-// push pushes one of the node's images as <Registry>/lab5-node/<name>.
+// push pushes img to <Registry>/<name>, by digest.
 func (n *Node) push(ctx context.Context, name string, img v1.Image) (string, error) {
 	d, err := img.Digest()
 	if err != nil {
 		return "", err
 	}
-	ref, err := goimage.Push(ctx, n.Registry+"/lab5-node/"+name, &goimage.Image{Digest: d, Artifact: img}, goimage.Auth{})
+	ref, err := goimage.Push(ctx, n.Registry+"/"+name, &goimage.Image{Digest: d, Artifact: img}, goimage.Auth{})
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", name, err)
 	}

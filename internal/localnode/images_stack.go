@@ -46,17 +46,7 @@ const StackRepo = "lab5-local"
 // first run filled the cache) or with the registry forwarded.
 func (n *Node) BuildStackImages(ctx context.Context, root, debCache string, withTraefik bool) (StackImages, error) {
 	var out StackImages
-	push := func(name string, img v1.Image) (string, error) {
-		d, err := img.Digest()
-		if err != nil {
-			return "", err
-		}
-		ref, err := goimage.Push(ctx, n.Registry+"/"+StackRepo+"/"+name, &goimage.Image{Digest: d, Artifact: img}, goimage.Auth{})
-		if err != nil {
-			return "", fmt.Errorf("image %s: %w", name, err)
-		}
-		return ref.String(), nil
-	}
+	push := func(name string, img v1.Image) (string, error) { return n.push(ctx, StackRepo+"/"+name, img) }
 
 	memo, err := newImageMemo(n.ImageCache)
 	if err != nil {
