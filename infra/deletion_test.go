@@ -101,6 +101,13 @@ func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 					t.Errorf("%s (%s): deleted with namespace %q, want %q", o.key(), category, got, want)
 				}
 			}
+			// A patch of an object the stack does not create (a volume
+			// claim) changes it, never deletes it.
+			for _, p := range m.patches {
+				if got := m.of(p.Parent, p.Token, p.URNName); got != "" || !p.RetainOnDelete {
+					t.Errorf("patch %s: deleted with %q, retainOnDelete %v; want no delete of the object at all", p.URNName, got, p.RetainOnDelete)
+				}
+			}
 			for _, img := range m.images {
 				if got := m.of(img.Parent, img.Token, img.URNName); got != "" {
 					t.Errorf("image %s: deleted with %s, want its own delete", img.URNName, got)

@@ -61,6 +61,8 @@ type k8sObject struct {
 	IgnoreChanges []string
 	// Aliases are the resource's aliases given as full URNs.
 	Aliases []string
+	// RetainOnDelete is the resource's retainOnDelete option.
+	RetainOnDelete bool
 }
 
 func (o *k8sObject) key() string { return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name) }
@@ -273,6 +275,7 @@ type mocks struct {
 	objects      []*k8sObject
 	components   []component
 	images       []*k8sObject // goimage resources (not Kubernetes objects)
+	patches      []*k8sObject // patches of objects the stack does not create
 	nextNodePort int
 	allocated    map[string]int // "<ns>/<svc>/<port name>" -> nodePort
 	// noAllocation makes NewResource report NodePort Services as given
@@ -294,7 +297,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 
 	var parent string
 	var deps, ignoreChanges, aliases []string
+	retain := false
 	if args.RegisterRPC != nil {
+		retain = args.RegisterRPC.GetRetainOnDelete()
 		parent = args.RegisterRPC.GetParent()
 		deps = args.RegisterRPC.GetDependencies()
 		ignoreChanges = args.RegisterRPC.GetIgnoreChanges()
@@ -319,14 +324,19 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		URNName:       args.Name,
 		Parent:        parent,
 		Deps:          deps,
-		IgnoreChanges: ignoreChanges,
-		Aliases:       aliases,
-		Obj:           plainMap(args.Inputs),
+		IgnoreChanges:  ignoreChanges,
+		Aliases:        aliases,
+		RetainOnDelete: retain,
+		Obj:            plainMap(args.Inputs),
 	}
 	obj.Kind = obj.str("kind")
 	obj.APIVersion = obj.str("apiVersion")
 	obj.Namespace = obj.str("metadata.namespace")
 	obj.Name = obj.str("metadata.name")
+	if strings.HasSuffix(args.TypeToken, "Patch") {
+		m.patches = append(m.patches, obj)
+		return args.Name + "-id", outputs, nil
+	}
 
 	// Like the API server: a NodePort Service port without a nodePort
 	// gets one allocated, and the created object reports it.
@@ -367,6 +377,7 @@ type labRun struct {
 	objects    []*k8sObject
 	components []component
 	images     []*k8sObject
+	patches    []*k8sObject
 	outputs    map[string]any // Lab.Outputs(), resolved
 	allocated  map[string]int
 }
@@ -418,6 +429,7 @@ func runProgramWith(m *mocks, config map[string]string, opts ...pulumi.RunOption
 	r.objects = m.objects
 	r.components = m.components
 	r.images = m.images
+	r.patches = m.patches
 	r.allocated = m.allocated
 	return r, err
 }

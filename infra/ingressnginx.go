@@ -123,8 +123,8 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	}
 
 	// Controller RBAC: a Role in the namespace and a ClusterRole.
-	bindings, err := serviceAccountGrant{
-		URN: name, Name: ingressNginxRBACName, Namespace: namespace, ServiceAccount: saName,
+	grants, err := serviceAccountGrant{
+		URN: name, Name: ingressNginxRBACName, Namespace: namespace, ServiceAccount: ingressNginxSAName,
 		Labels: ctrlLabels, ClusterLabels: ingressNginxLabels("", true),
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"namespaces"}, []string{"get"}),
@@ -172,7 +172,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 	// The admission webhook's identity, RBAC, Service and certificate Job.
 	var (
 		adm            *admissionParts
-		controllerDeps = append([]pulumi.Resource{configMap}, bindings...)
+		controllerDeps = append([]pulumi.Resource{configMap}, grants...)
 		controllerArgs = pulumi.ToStringArray([]string{
 			"/nginx-ingress-controller",
 			"--election-id=" + ingressNginxElectionID,

@@ -17,7 +17,7 @@ import (
 // admissionParts are the admission webhook's objects.
 type admissionParts struct {
 	saName    pulumi.StringOutput
-	bindings  []pulumi.Resource
+	grants    []pulumi.Resource
 	service   *corev1.Service
 	createJob *batchv1.Job
 }
@@ -35,8 +35,8 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 	if a.saName, err = newTokenServiceAccount(ctx, urn, IngressNginxAdmissionName, namespace, admLabels, parent); err != nil {
 		return nil, err
 	}
-	if a.bindings, err = (serviceAccountGrant{
-		URN: urn, Name: IngressNginxAdmissionName, Namespace: namespace, ServiceAccount: a.saName,
+	if a.grants, err = (serviceAccountGrant{
+		URN: urn, Name: IngressNginxAdmissionName, Namespace: namespace, ServiceAccount: IngressNginxAdmissionName,
 		Labels: admLabels, ClusterLabels: admLabels,
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"secrets"}, []string{"get", "create"}),
@@ -71,7 +71,7 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 			pulumi.Sprintf("--host=%[1]s,%[1]s.$(POD_NAMESPACE).svc", nameOf(a.service.Metadata)),
 			pulumi.String("--namespace=$(POD_NAMESPACE)"),
 			pulumi.String("--secret-name=" + IngressNginxAdmissionName),
-		}, parent, pulumi.DependsOn(a.bindings))
+		}, parent, pulumi.DependsOn(a.grants))
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *admissionParts) finish(ctx *pulumi.Context, name string, namespace pulu
 			pulumi.String("--patch-mutating=false"),
 			pulumi.String("--secret-name=" + IngressNginxAdmissionName),
 			pulumi.String("--patch-failure-policy=Fail"),
-		}, parent, pulumi.DependsOn(append([]pulumi.Resource{a.createJob}, a.bindings...)))
+		}, parent, pulumi.DependsOn(append([]pulumi.Resource{a.createJob}, a.grants...)))
 	if err != nil {
 		return nil, nil, err
 	}

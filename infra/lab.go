@@ -102,6 +102,7 @@ func NewLab(ctx *pulumi.Context, name string, cfg *Config, opts ...pulumi.Resour
 	// production: MinIO, history-server, price-fetcher.
 	if lab.Minio, err = NewMinio(ctx, "minio", &MinioArgs{
 		Namespace:    ns.Production,
+		NamespaceUID: ns.ProductionUID,
 		Image:        cfg.MinioImage,
 		RootUser:     cfg.MinioRootUser,
 		RootPassword: cfg.MinioRootPassword,

@@ -121,6 +121,41 @@ func validateMinioReplicas(n int) error {
 	return nil
 }
 
+// ownedByNamespace makes the namespace the owner of the volume claims a
+// StatefulSet created (claims; opts must make it wait for the StatefulSet,
+// which creates them). Why: the namespace controller removes a deleted
+// namespace's objects 5 s after the deletion starts and then lists what is
+// left. A claim it deletes then still carries its kubernetes.io/pvc-
+// protection finalizer for the few milliseconds the PVC protection
+// controller takes, so the namespace controller nearly always came back 5 s
+// later (production took 11 s to go on destroy, and as long under kubectl
+// delete). Owned by the namespace, a claim is deleted by the garbage
+// collector as soon as the namespace's deletion starts (pulumi deletes
+// with foreground propagation), its pod long gone, and is gone before that
+// first pass. Nothing else changes: a claim still outlives its StatefulSet
+// (a layout change keeps the old layout's data), and it never outlived its
+// namespace. The patches are RetainOnDelete, so deleting one (destroy, a
+// layout change) leaves the reference in place.
+func ownedByNamespace(ctx *pulumi.Context, urn string, claims []string, namespace, uid pulumi.StringInput, opts ...pulumi.ResourceOption) error {
+	for _, claim := range claims {
+		if _, err := corev1.NewPersistentVolumeClaimPatch(ctx, urn+"-"+claim, &corev1.PersistentVolumeClaimPatchArgs{
+			Metadata: &metav1.ObjectMetaPatchArgs{
+				Name:      pulumi.String(claim),
+				Namespace: namespace,
+				OwnerReferences: metav1.OwnerReferencePatchArray{metav1.OwnerReferencePatchArgs{
+					ApiVersion: pulumi.String("v1"),
+					Kind:       pulumi.String("Namespace"),
+					Name:       namespace,
+					Uid:        uid,
+				}},
+			},
+		}, append(opts, pulumi.RetainOnDelete(true))...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func setSizeReason(n, size int) string {
 	if size == 0 {
 		return "is divisible by none of those sizes"
@@ -164,7 +199,10 @@ func minioLayoutWarning(replicas int) string {
 
 // MinioArgs configures the Minio component.
 type MinioArgs struct {
-	Namespace    pulumi.StringInput
+	Namespace pulumi.StringInput
+	// NamespaceUID is the uid of Namespace, when the stack owns it: the
+	// volume claims are then owned by the namespace (ownedByNamespace).
+	NamespaceUID pulumi.StringInput
 	Image        string
 	RootUser     string
 	RootPassword pulumi.StringInput // a secret output
@@ -357,11 +395,22 @@ func NewMinio(ctx *pulumi.Context, name string, args *MinioArgs, opts ...pulumi.
 	// One logical resource for every layout: switching layouts changes
 	// the StatefulSet's name, so the preview shows a replace, and the
 	// provider creates the new StatefulSet before deleting the old one.
-	if _, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+	sts, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: objectMeta(minioStatefulSetName(replicas), args.Namespace, stsLabels.all()),
 		Spec:     spec,
-	}, pulumi.Parent(comp)); err != nil {
+	}, pulumi.Parent(comp))
+	if err != nil {
 		return nil, err
+	}
+	if args.NamespaceUID != nil {
+		claims := make([]string, replicas)
+		for i := range claims {
+			claims[i] = fmt.Sprintf("%s-%s-%d", minioVolume, minioStatefulSetName(replicas), i)
+		}
+		if err := ownedByNamespace(ctx, name, claims, args.Namespace, args.NamespaceUID,
+			pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{sts})); err != nil {
+			return nil, err
+		}
 	}
 
 	if distributed {

@@ -3,6 +3,8 @@ package infra
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -204,6 +206,43 @@ func TestMinioDistributed(t *testing.T) {
 				t.Errorf("maxUnavailable %d leaves %d of %d drives, below the %d data drives", c.maxUnavailable, size-c.maxUnavailable, size, data)
 			}
 		})
+	}
+}
+
+// TestMinioVolumeClaimsAreOwnedByTheirNamespace: every volume claim of the
+// layout's StatefulSet is patched, once the StatefulSet (which creates it)
+// exists, to be owned by the production Namespace, so that destroy's
+// namespace deletion removes it at once; the patches are kept on delete,
+// so neither a layout change nor destroy deletes a claim through them.
+func TestMinioVolumeClaimsAreOwnedByTheirNamespace(t *testing.T) {
+	t.Parallel()
+	for _, replicas := range []int{1, 4} {
+		r := mustRun(t, with(keyMinioReplicas, strconv.Itoa(replicas)))
+		ns := r.get("Namespace", "", NamespaceProduction)
+		sts := r.get("StatefulSet", NamespaceProduction, minioStatefulSetName(replicas))
+		var claims []string
+		for _, p := range r.patches {
+			if p.Kind != "PersistentVolumeClaim" {
+				continue
+			}
+			claims = append(claims, p.Name)
+			owners := p.dig("metadata.ownerReferences")
+			want := []any{map[string]any{"apiVersion": "v1", "kind": "Namespace", "name": NamespaceProduction, "uid": "uid-" + ns.URNName}}
+			if p.Namespace != NamespaceProduction || !reflect.DeepEqual(owners, want) {
+				t.Errorf("minioReplicas=%d: claim %s/%s owners %v, want %v", replicas, p.Namespace, p.Name, owners, want)
+			}
+			if !dependsOn(p, sts) || !p.RetainOnDelete {
+				t.Errorf("minioReplicas=%d: claim patch %s: deps %v, retainOnDelete %v; want after %s, retained", replicas, p.Name, p.Deps, p.RetainOnDelete, sts.key())
+			}
+		}
+		var want []string
+		for i := range replicas {
+			want = append(want, fmt.Sprintf("data-%s-%d", sts.Name, i))
+		}
+		slices.Sort(claims)
+		if !reflect.DeepEqual(claims, want) {
+			t.Errorf("minioReplicas=%d: patched claims %v, want %v", replicas, claims, want)
+		}
 	}
 }
 

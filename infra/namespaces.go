@@ -100,6 +100,9 @@ type Namespaces struct {
 	// Production is "production", resolved once the Namespace exists:
 	// objects using it as metadata.namespace are created after it.
 	Production pulumi.StringOutput `pulumi:"production"`
+	// ProductionUID is the production Namespace's uid: MinIO's volume
+	// claims name it as their owner (see ownedByNamespace).
+	ProductionUID pulumi.StringOutput
 	// Test is "test", likewise.
 	Test pulumi.StringOutput `pulumi:"test"`
 	// K8sLab5 is "k8s-lab5"; only set when LabTestResources.
@@ -124,6 +127,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		return nil, err
 	}
 
+	uids := map[string]pulumi.StringOutput{}
 	create := func(ns string) (pulumi.StringOutput, error) {
 		var extra map[string]string
 		if level, ok := PodSecurityLevels[ns]; ok {
@@ -137,6 +141,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		}
 		name := nameOf(res.Metadata)
 		comp.created[res] = name
+		uids[ns] = res.Metadata.Uid().Elem()
 		return name, nil
 	}
 
@@ -146,6 +151,7 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		return nil, err
 	}
 	names = append(names, comp.Production)
+	comp.ProductionUID = uids[NamespaceProduction]
 	if comp.Test, err = create(NamespaceTest); err != nil {
 		return nil, err
 	}

@@ -9,25 +9,36 @@ import (
 // namespace (a Role and its RoleBinding) and ClusterRules cluster-wide (a
 // ClusterRole and its ClusterRoleBinding), all named Name; no rules, no such
 // role. Every RBAC object of the stack is made here.
+//
+// A binding names its role and account by their names, not by the other
+// resources' outputs: Kubernetes resolves a binding's references when it
+// authorizes a request, so a binding needs neither to exist first. Roles,
+// bindings and the account are then one dependency level above the
+// namespace, and the pods that use them (which wait for all of them) one
+// above that, the same as every other workload's pods; otherwise the
+// controller stood two levels deeper, and since pulumi destroy deletes one
+// dependency level at a time, the other workloads' deletes waited for
+// Traefik's 5 s shutdown to end before they could start.
 type serviceAccountGrant struct {
-	URN, Name      string
-	Namespace      pulumi.StringInput
-	ServiceAccount pulumi.StringInput
+	URN, Name string
+	Namespace pulumi.StringInput
+	// ServiceAccount is the account's name.
+	ServiceAccount string
 	// Labels are the namespaced objects' labels, ClusterLabels the
 	// cluster-scoped ones'.
 	Labels, ClusterLabels pulumi.StringMap
 	Rules, ClusterRules   rbacv1.PolicyRuleArray
 }
 
-// create makes the roles and binds them; it returns the bindings, which the
-// account's pods must wait for.
+// create makes the roles and binds them; it returns the roles and the
+// bindings, all of which the account's pods must wait for.
 func (g serviceAccountGrant) create(ctx *pulumi.Context, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
 		Kind:      pulumi.String("ServiceAccount"),
-		Name:      g.ServiceAccount,
+		Name:      pulumi.String(g.ServiceAccount),
 		Namespace: g.Namespace,
 	}}
-	var bindings []pulumi.Resource
+	var grants []pulumi.Resource
 	if len(g.Rules) > 0 {
 		role, err := rbacv1.NewRole(ctx, g.URN, &rbacv1.RoleArgs{
 			Metadata: objectMeta(g.Name, g.Namespace, g.Labels),
@@ -38,13 +49,13 @@ func (g serviceAccountGrant) create(ctx *pulumi.Context, parent pulumi.ResourceO
 		}
 		binding, err := rbacv1.NewRoleBinding(ctx, g.URN, &rbacv1.RoleBindingArgs{
 			Metadata: objectMeta(g.Name, g.Namespace, g.Labels),
-			RoleRef:  roleRef("Role", nameOf(role.Metadata)),
+			RoleRef:  roleRef("Role", g.Name),
 			Subjects: subjects,
 		}, parent)
 		if err != nil {
 			return nil, err
 		}
-		bindings = append(bindings, binding)
+		grants = append(grants, role, binding)
 	}
 	if len(g.ClusterRules) > 0 {
 		role, err := rbacv1.NewClusterRole(ctx, g.URN, &rbacv1.ClusterRoleArgs{
@@ -56,23 +67,23 @@ func (g serviceAccountGrant) create(ctx *pulumi.Context, parent pulumi.ResourceO
 		}
 		binding, err := rbacv1.NewClusterRoleBinding(ctx, g.URN, &rbacv1.ClusterRoleBindingArgs{
 			Metadata: clusterObjectMeta(g.Name, g.ClusterLabels),
-			RoleRef:  roleRef("ClusterRole", nameOf(role.Metadata)),
+			RoleRef:  roleRef("ClusterRole", g.Name),
 			Subjects: subjects,
 		}, parent)
 		if err != nil {
 			return nil, err
 		}
-		bindings = append(bindings, binding)
+		grants = append(grants, role, binding)
 	}
-	return bindings, nil
+	return grants, nil
 }
 
 // roleRef is a binding's reference to a Role or ClusterRole (kind).
-func roleRef(kind string, name pulumi.StringInput) rbacv1.RoleRefArgs {
+func roleRef(kind, name string) rbacv1.RoleRefArgs {
 	return rbacv1.RoleRefArgs{
 		ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
 		Kind:     pulumi.String(kind),
-		Name:     name,
+		Name:     pulumi.String(name),
 	}
 }
 

@@ -201,15 +201,15 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	}
 	deps := append([]pulumi.Resource{}, args.DependsOn...)
 	for _, r := range roles {
-		bindings, err := serviceAccountGrant{
-			URN: r.urn, Name: r.name, Namespace: namespace, ServiceAccount: saName,
+		grants, err := serviceAccountGrant{
+			URN: r.urn, Name: r.name, Namespace: namespace, ServiceAccount: TraefikName,
 			ClusterLabels: labels, ClusterRules: r.rules,
 		}.create(ctx, parent)
 		if err != nil {
 			return nil, err
 		}
 		// Traefik starts watching at once: its permissions first.
-		deps = append(deps, bindings...)
+		deps = append(deps, grants...)
 	}
 
 	ping := func(failureThreshold int) *corev1.ProbeArgs {
