@@ -25,6 +25,11 @@ export PULUMI_HOME=${PULUMI_HOME:-$LAB5_ROOT/.pulumi/home}
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$LAB5_ROOT/.pulumi/state}
 export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-lab5-dev-stack-not-a-secret}
 export PULUMI_SKIP_UPDATE_CHECK=true
+# pulumi runs 4 operations per core at once by default (8 here), and a
+# destroy deletes one dependency level at a time: with more objects in a
+# level than slots, a namespace's delete (and its 5 s finalization) waited
+# for a slot. The operations wait on the API server, not on this machine.
+export PULUMI_PARALLEL=${PULUMI_PARALLEL:-32}
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 # Use the provider installed into PULUMI_HOME, not the copy on PATH.

@@ -320,10 +320,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 	outputs := args.Inputs.Copy()
 	obj := &k8sObject{
-		Token:         args.TypeToken,
-		URNName:       args.Name,
-		Parent:        parent,
-		Deps:          deps,
+		Token:          args.TypeToken,
+		URNName:        args.Name,
+		Parent:         parent,
+		Deps:           deps,
 		IgnoreChanges:  ignoreChanges,
 		Aliases:        aliases,
 		RetainOnDelete: retain,

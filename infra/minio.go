@@ -135,13 +135,16 @@ func validateMinioReplicas(n int) error {
 // first pass. Nothing else changes: a claim still outlives its StatefulSet
 // (a layout change keeps the old layout's data), and it never outlived its
 // namespace. The patches are RetainOnDelete, so deleting one (destroy, a
-// layout change) leaves the reference in place.
+// layout change) leaves the reference in place, and skip the provider's
+// await, which on a WaitForFirstConsumer storage class (local-path) waits
+// for the claim to be Pending, never true of a claim its pod has bound.
 func ownedByNamespace(ctx *pulumi.Context, urn string, claims []string, namespace, uid pulumi.StringInput, opts ...pulumi.ResourceOption) error {
 	for _, claim := range claims {
 		if _, err := corev1.NewPersistentVolumeClaimPatch(ctx, urn+"-"+claim, &corev1.PersistentVolumeClaimPatchArgs{
 			Metadata: &metav1.ObjectMetaPatchArgs{
-				Name:      pulumi.String(claim),
-				Namespace: namespace,
+				Name:        pulumi.String(claim),
+				Namespace:   namespace,
+				Annotations: pulumi.StringMap{skipAwaitAnnotation: pulumi.String("true")},
 				OwnerReferences: metav1.OwnerReferencePatchArray{metav1.OwnerReferencePatchArgs{
 					ApiVersion: pulumi.String("v1"),
 					Kind:       pulumi.String("Namespace"),
