@@ -37,7 +37,8 @@ func (m *deletionMocks) of(parent, token, name string) string {
 // contents, so every object in such a namespace carries DeletedWith that
 // very Namespace, except the workloads (deleted first, so that no pod
 // holds the namespace up) and custom resources (deleted while their
-// controller still runs); objects in default (which the stack never
+// controller still runs), which are deleted with background propagation
+// instead; objects in default (which the stack never
 // deletes) and cluster-scoped objects (which no namespace deletion
 // removes) carry none and keep their own delete.
 func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
@@ -95,6 +96,10 @@ func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 					if strings.HasPrefix(o.APIVersion, "gateway.networking.k8s.io/") {
 						want, category = "", "custom resource in owned namespace"
 					}
+				}
+				propagation := o.labels("metadata.annotations")[deletionPropagationAnnotation]
+				if wantBackground := category == "pod owner in owned namespace"; (propagation == "background") != wantBackground || (!wantBackground && propagation != "") {
+					t.Errorf("%s (%s): deletion propagation %q, want background only for pod owners in owned namespaces", o.key(), category, propagation)
 				}
 				counts[category]++
 				if got := targetNamespace(m.of(o.Parent, o.Token, o.URNName)); got != want {
