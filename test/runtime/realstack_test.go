@@ -561,9 +561,15 @@ func TestDestroyLeavesNothingOnTheNode(t *testing.T) {
 		}
 		var left []string
 		for _, id := range strings.Fields(string(out)) {
-			info, _ := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "containers", "info", id).Output()
-			if strings.Contains(string(info), "/lab5-local/") || strings.Contains(string(info), "/lab5/") {
-				left = append(left, id)
+			// The image reference only: the info's paths contain the
+			// checkout's directory, which may well be named lab5.
+			var info struct{ Image string }
+			raw, _ := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "containers", "info", id).Output()
+			if err := json.Unmarshal(raw, &info); err != nil {
+				continue // removed between ls and info
+			}
+			if strings.Contains(info.Image, "/lab5-local/") || strings.Contains(info.Image, "/lab5/") {
+				left = append(left, id+" ("+info.Image+")")
 			}
 		}
 		return left
