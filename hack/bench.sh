@@ -49,10 +49,7 @@ cluster() {
 	mkdir -p .build
 	go test -tags cluster -c -o .build/e2e.test ./test/e2e
 	ensure_cluster
-	# Build the program as the launcher (main.go) does, so that the timed
-	# pulumi up measures deploying, not a first compile after a change.
-	hack/cluster.sh exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod" CGO_ENABLED=0 \
-		go build -buildvcs=false -o .build/lab5 ./cmd/lab5
+	build_program
 	(cd test/e2e && "$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod" LAB5_BENCH_OUT="$figures" \
 		"$LAB5_ROOT/.build/e2e.test" -test.v -test.timeout 20m -test.run '^(TestPulumiLifecycle|TestKubectlApplyBaseline)$') |
 		grep -E '^(=== RUN|--- |PASS|FAIL|ok)|TIMING|pulumi vs kubectl|^  [a-z]' || true

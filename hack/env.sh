@@ -38,3 +38,14 @@ export KUBECACHEDIR=${KUBECACHEDIR:-$LAB5_ROOT/.cluster/kube-cache}
 mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}" 2>/dev/null || true
 
 phase() { printf '\n=== %s\n' "$*" >&2; }
+
+# build_program builds the Pulumi program (cmd/lab5) exactly as the
+# launcher (main.go) does when pulumi runs it inside the local cluster's
+# namespace: same flags, same environment, same output. The launcher's own
+# build is then a build ID check, so that a timed pulumi command measures
+# deploying, not compiling.
+build_program() {
+	mkdir -p "$LAB5_ROOT/.build"
+	"$LAB5_ROOT/hack/cluster.sh" exec env GOPROXY=off GOFLAGS="$GOFLAGS -mod=mod" CGO_ENABLED=0 \
+		go build -trimpath -buildvcs=false -o "$LAB5_ROOT/.build/lab5" ./cmd/lab5
+}

@@ -129,6 +129,9 @@ cluster_tests() {
 	go mod download
 	fake_cluster_up=1
 	hack/cluster.sh up
+	# The e2e times its first pulumi up against kubectl: a deploy, not a
+	# first compile of the program.
+	build_program
 	for pkg in "${CLUSTER_PKGS[@]}"; do
 		name=$(basename "$pkg")
 		rm -f ".tools/test/$name.log"
