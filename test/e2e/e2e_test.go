@@ -104,6 +104,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	checkLabRequirements(t, cs)
 	checkPodSecurityAdmission(t, cs)
 	checkStackOutputs(t, s)
+	checkClaimOwnedByNamespace(t, cs)
 	for _, svc := range []string{"history-server", "minio"} {
 		kubetest.Eventually(t, readyTimeout, "ready endpoints of Service production/"+svc, func(ctx context.Context) (bool, error) {
 			return kubetest.ReadyEndpoints(ctx, cs, "production", svc) > 0, nil
@@ -409,6 +410,29 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 // namespaces enforce Pod Security levels and that every production workload
 // is admitted under "restricted": the Deployment's and StatefulSet's pods
 // exist, and a Job made from the CronJob's template gets its pod created.
+// checkClaimOwnedByNamespace: MinIO's volume claim, which its StatefulSet
+// created, is owned by the production Namespace itself (its uid), so that
+// destroy's namespace deletion has the garbage collector remove it at once
+// and the namespace goes in one pass.
+func checkClaimOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
+	t.Helper()
+	ctx := context.Background()
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, "production", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, err := cs.CoreV1().PersistentVolumeClaims("production").Get(ctx, "data-minio-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range claim.OwnerReferences {
+		if o.APIVersion == "v1" && o.Kind == "Namespace" && o.Name == ns.Name && o.UID == ns.UID {
+			return
+		}
+	}
+	t.Errorf("claim production/data-minio-0 owners %+v: none is Namespace production (uid %s)", claim.OwnerReferences, ns.UID)
+}
+
 func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
 	ctx := context.Background()
