@@ -173,16 +173,8 @@ func parentOf(opts []pulumi.ResourceOption) pulumi.Resource {
 // annotation added to metadata.annotations; false when the args are not
 // such a struct or the annotations are not a plain map (an output).
 func withAnnotation(props pulumi.Input, key, value string) (pulumi.Input, bool) {
-	v := reflect.ValueOf(props)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return nil, false
-	}
-	field := v.Elem().FieldByName("Metadata")
-	if !field.IsValid() || !field.CanInterface() {
-		return nil, false
-	}
-	meta, ok := field.Interface().(*metav1.ObjectMetaArgs)
-	if !ok || meta == nil {
+	args, meta := typedMetadata(props)
+	if meta == nil {
 		return nil, false
 	}
 	annotations := pulumi.StringMap{}
@@ -198,8 +190,8 @@ func withAnnotation(props pulumi.Input, key, value string) (pulumi.Input, bool) 
 	annotations[key] = pulumi.String(value)
 	metaCopy := *meta
 	metaCopy.Annotations = annotations
-	argsCopy := reflect.New(v.Elem().Type())
-	argsCopy.Elem().Set(v.Elem())
+	argsCopy := reflect.New(args.Type())
+	argsCopy.Elem().Set(args)
 	argsCopy.Elem().FieldByName("Metadata").Set(reflect.ValueOf(&metaCopy))
 	return argsCopy.Interface().(pulumi.Input), true
 }
@@ -212,27 +204,35 @@ func withAnnotation(props pulumi.Input, key, value string) (pulumi.Input, bool) 
 // finalizer that only the running controller removes, and the controller
 // is deleted after it.
 func metadataNamespace(props pulumi.Input) pulumi.StringPtrInput {
+	if _, meta := typedMetadata(props); meta != nil {
+		return meta.Namespace
+	}
+	return nil
+}
+
+// typedMetadata is the args struct of a Kubernetes object's typed args
+// (props dereferenced) and its metadata, given as ObjectMetaArgs or a
+// pointer to one; a nil metadata otherwise.
+func typedMetadata(props pulumi.Input) (reflect.Value, *metav1.ObjectMetaArgs) {
 	v := reflect.ValueOf(props)
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return nil
+			return reflect.Value{}, nil
 		}
 		v = v.Elem()
 	}
 	if v.Kind() != reflect.Struct {
-		return nil
+		return reflect.Value{}, nil
 	}
-	meta := v.FieldByName("Metadata")
-	if !meta.IsValid() || !meta.CanInterface() {
-		return nil
+	field := v.FieldByName("Metadata")
+	if !field.IsValid() || !field.CanInterface() {
+		return reflect.Value{}, nil
 	}
-	switch m := meta.Interface().(type) {
+	switch m := field.Interface().(type) {
 	case *metav1.ObjectMetaArgs:
-		if m != nil {
-			return m.Namespace
-		}
+		return v, m
 	case metav1.ObjectMetaArgs:
-		return m.Namespace
+		return v, &m
 	}
-	return nil
+	return reflect.Value{}, nil
 }

@@ -35,10 +35,10 @@ func (m *deletionMocks) of(parent, token, name string) string {
 // TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace: destroy deletes
 // a namespace the stack owns and lets the namespace controller delete its
 // contents, so every object in such a namespace carries DeletedWith that
-// very Namespace, except the workloads (deleted first, so that no pod
-// holds the namespace up) and custom resources (deleted while their
-// controller still runs), which are deleted with background propagation
-// instead; objects in default (which the stack never
+// very Namespace, except the workloads (deleted first, with background
+// propagation, so that no pod holds the namespace up) and custom resources
+// (deleted while their controller still runs); objects in default (which
+// the stack never
 // deletes) and cluster-scoped objects (which no namespace deletion
 // removes) carry none and keep their own delete.
 func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {

@@ -127,8 +127,8 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 		return nil, err
 	}
 
-	uids := map[string]pulumi.StringOutput{}
-	create := func(ns string) (pulumi.StringOutput, error) {
+	// create returns the namespace's name and uid outputs.
+	create := func(ns string) (pulumi.StringOutput, pulumi.StringOutput, error) {
 		var extra map[string]string
 		if level, ok := PodSecurityLevels[ns]; ok {
 			extra = podSecurityLabels(level)
@@ -137,27 +137,25 @@ func NewNamespaces(ctx *pulumi.Context, name string, args *NamespacesArgs, opts 
 			Metadata: clusterObjectMeta(ns, commonLabels(extra)),
 		}, pulumi.Parent(comp))
 		if err != nil {
-			return pulumi.StringOutput{}, err
+			return pulumi.StringOutput{}, pulumi.StringOutput{}, err
 		}
 		name := nameOf(res.Metadata)
 		comp.created[res] = name
-		uids[ns] = res.Metadata.Uid().Elem()
-		return name, nil
+		return name, res.Metadata.Uid().Elem(), nil
 	}
 
 	var err error
 	names := pulumi.StringArray{}
-	if comp.Production, err = create(NamespaceProduction); err != nil {
+	if comp.Production, comp.ProductionUID, err = create(NamespaceProduction); err != nil {
 		return nil, err
 	}
 	names = append(names, comp.Production)
-	comp.ProductionUID = uids[NamespaceProduction]
-	if comp.Test, err = create(NamespaceTest); err != nil {
+	if comp.Test, _, err = create(NamespaceTest); err != nil {
 		return nil, err
 	}
 	names = append(names, comp.Test)
 	if args.LabTestResources {
-		if comp.K8sLab5, err = create(NamespaceK8sLab5); err != nil {
+		if comp.K8sLab5, _, err = create(NamespaceK8sLab5); err != nil {
 			return nil, err
 		}
 		names = append(names, comp.K8sLab5)

@@ -406,10 +406,6 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 	return false, errors.New("pod default/echoserver not ready")
 }
 
-// checkPodSecurityAdmission proves on the real API server that the
-// namespaces enforce Pod Security levels and that every production workload
-// is admitted under "restricted": the Deployment's and StatefulSet's pods
-// exist, and a Job made from the CronJob's template gets its pod created.
 // checkClaimOwnedByNamespace: MinIO's volume claim, which its StatefulSet
 // created, is owned by the production Namespace itself (its uid), so that
 // destroy's namespace deletion has the garbage collector remove it at once
@@ -433,6 +429,10 @@ func checkClaimOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
 	t.Errorf("claim production/data-minio-0 owners %+v: none is Namespace production (uid %s)", claim.OwnerReferences, ns.UID)
 }
 
+// checkPodSecurityAdmission proves on the real API server that the
+// namespaces enforce Pod Security levels and that every production workload
+// is admitted under "restricted": the Deployment's and StatefulSet's pods
+// exist, and a Job made from the CronJob's template gets its pod created.
 func checkPodSecurityAdmission(t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
 	ctx := context.Background()
