@@ -124,7 +124,7 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 
 	// Controller RBAC: a Role in the namespace and a ClusterRole.
 	grants, err := serviceAccountGrant{
-		URN: name, Name: ingressNginxRBACName, Namespace: namespace, ServiceAccount: ingressNginxSAName,
+		URN: name, Name: ingressNginxRBACName, Namespace: namespace, AccountNamespace: IngressNginxNamespace, ServiceAccount: ingressNginxSAName,
 		Labels: ctrlLabels, ClusterLabels: ingressNginxLabels("", true),
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"namespaces"}, []string{"get"}),

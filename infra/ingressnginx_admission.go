@@ -36,7 +36,7 @@ func newAdmissionParts(ctx *pulumi.Context, name string, namespace pulumi.String
 		return nil, err
 	}
 	if a.grants, err = (serviceAccountGrant{
-		URN: urn, Name: IngressNginxAdmissionName, Namespace: namespace, ServiceAccount: IngressNginxAdmissionName,
+		URN: urn, Name: IngressNginxAdmissionName, Namespace: namespace, AccountNamespace: IngressNginxNamespace, ServiceAccount: IngressNginxAdmissionName,
 		Labels: admLabels, ClusterLabels: admLabels,
 		Rules: rbacv1.PolicyRuleArray{
 			policyRule(core, []string{"secrets"}, []string{"get", "create"}),

@@ -10,18 +10,21 @@ import (
 // ClusterRole and its ClusterRoleBinding), all named Name; no rules, no such
 // role. Every RBAC object of the stack is made here.
 //
-// A binding names its role and account by their names, not by the other
-// resources' outputs: Kubernetes resolves a binding's references when it
-// authorizes a request, so a binding needs neither to exist first. Roles,
-// bindings and the account are then one dependency level above the
-// namespace, and the pods that use them (which wait for all of them) one
-// above that, the same as every other workload's pods; otherwise the
-// controller stood two levels deeper, and since pulumi destroy deletes one
-// dependency level at a time, the other workloads' deletes waited for
-// Traefik's 5 s shutdown to end before they could start.
+// A binding names its role and account (and the account's namespace) by
+// their names, not by the other resources' outputs: Kubernetes resolves a
+// binding's references when it authorizes a request, so a binding needs
+// none of them to exist first. pulumi destroy deletes one dependency level
+// at a time, so each needless dependency is a level of deletes waited for:
+// a ClusterRoleBinding, which no namespace deletion removes, stands at the
+// namespaces' own level, and the workloads that use a grant (which wait for
+// all of it) stand with every other workload.
 type serviceAccountGrant struct {
 	URN, Name string
-	Namespace pulumi.StringInput
+	// Namespace is where the account, its Role and RoleBinding are (the
+	// Namespace's name output); AccountNamespace is that name as the
+	// bindings' subject names it.
+	Namespace        pulumi.StringInput
+	AccountNamespace string
 	// ServiceAccount is the account's name.
 	ServiceAccount string
 	// Labels are the namespaced objects' labels, ClusterLabels the
@@ -36,7 +39,7 @@ func (g serviceAccountGrant) create(ctx *pulumi.Context, parent pulumi.ResourceO
 	subjects := rbacv1.SubjectArray{rbacv1.SubjectArgs{
 		Kind:      pulumi.String("ServiceAccount"),
 		Name:      pulumi.String(g.ServiceAccount),
-		Namespace: g.Namespace,
+		Namespace: pulumi.String(g.AccountNamespace),
 	}}
 	var grants []pulumi.Resource
 	if len(g.Rules) > 0 {

@@ -202,7 +202,7 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	deps := append([]pulumi.Resource{}, args.DependsOn...)
 	for _, r := range roles {
 		grants, err := serviceAccountGrant{
-			URN: r.urn, Name: r.name, Namespace: namespace, ServiceAccount: TraefikName,
+			URN: r.urn, Name: r.name, Namespace: namespace, AccountNamespace: TraefikNamespace, ServiceAccount: TraefikName,
 			ClusterLabels: labels, ClusterRules: r.rules,
 		}.create(ctx, parent)
 		if err != nil {
