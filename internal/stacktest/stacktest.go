@@ -105,19 +105,21 @@ func (s *Stack) Pulumi(args ...string) string {
 
 // Try runs one CLI command and returns its output and error.
 func (s *Stack) Try(args ...string) (string, error) {
-	return s.run("pulumi", append(args, "--non-interactive")...)
+	return s.run(nil, "pulumi", append(args, "--non-interactive")...)
 }
 
 // Script runs hack/stack.sh, what make up / make preview run, on this
 // stack: same backend, same config file, the cluster of KUBECONFIG.
 func (s *Stack) Script(action string, args ...string) (string, error) {
-	return s.run(filepath.Join(s.Root, "hack", "stack.sh"), append([]string{action, "--non-interactive"}, args...)...)
+	return s.run(nil, filepath.Join(s.Root, "hack", "stack.sh"), append([]string{action, "--non-interactive"}, args...)...)
 }
 
-func (s *Stack) run(name string, args ...string) (string, error) {
+// run runs a command in the project folder with the stack's environment
+// and env.
+func (s *Stack) run(env []string, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.Root
-	cmd.Env = append(append([]string{}, s.Env...), "STACK="+s.Name, "STACK_CONFIG_FILE="+s.ConfigFile)
+	cmd.Env = append(append(append([]string{}, s.Env...), env...), "STACK="+s.Name, "STACK_CONFIG_FILE="+s.ConfigFile)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -141,9 +143,14 @@ func (s *Stack) Up(args ...string) string {
 	return s.Pulumi(s.WithConfig(append([]string{"up", "--yes", "--skip-preview"}, args...)...)...)
 }
 
-// Destroy runs pulumi destroy.
+// DestroyEnv is what hack/stack.sh (make destroy) adds to pulumi destroy's
+// environment: pulumi writes the state once, at the end, instead of after
+// each delete (README, "The user's loop").
+var DestroyEnv = []string{"PULUMI_SKIP_CHECKPOINTS=true"}
+
+// Destroy runs pulumi destroy as make destroy runs it.
 func (s *Stack) Destroy() (string, error) {
-	return s.Try(s.WithConfig("destroy", "--yes", "--skip-preview")...)
+	return s.run(DestroyEnv, "pulumi", s.WithConfig("destroy", "--yes", "--skip-preview", "--non-interactive")...)
 }
 
 // DestroyOnFailure destroys the stack when the test fails, so that a failed

@@ -81,6 +81,17 @@ func timed(t *testing.T, s *stacktest.Stack, label string, args ...string) strin
 	return out
 }
 
+// timedDestroy runs pulumi destroy as make destroy does and logs its wall
+// time for the closing report.
+func timedDestroy(t *testing.T, s *stacktest.Stack, label string) {
+	t.Helper()
+	start := time.Now()
+	if out, err := s.Destroy(); err != nil {
+		t.Fatalf("pulumi destroy: %v\n%s", err, out)
+	}
+	recordTiming(t, label, time.Since(start))
+}
+
 func TestPulumiLifecycle(t *testing.T) {
 	cs := kubetest.Client(t)
 	ctx := context.Background()
@@ -104,7 +115,7 @@ func TestPulumiLifecycle(t *testing.T) {
 	checkLabRequirements(t, cs)
 	checkPodSecurityAdmission(t, cs)
 	checkStackOutputs(t, s)
-	checkClaimOwnedByNamespace(t, cs)
+	checkOwnedByNamespace(t, cs)
 	for _, svc := range []string{"history-server", "minio"} {
 		kubetest.Eventually(t, readyTimeout, "ready endpoints of Service production/"+svc, func(ctx context.Context) (bool, error) {
 			return kubetest.ReadyEndpoints(ctx, cs, "production", svc) > 0, nil
@@ -123,7 +134,7 @@ func TestPulumiLifecycle(t *testing.T) {
 		requireExists(t, cs, o)
 	}
 
-	timed(t, s, timingDestroy, s.WithConfig("destroy", "--yes", "--skip-preview")...)
+	timedDestroy(t, s, timingDestroy)
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
@@ -288,6 +299,8 @@ func get(ctx context.Context, cs *kubernetes.Clientset, o object) (metav1.Object
 		return cs.AppsV1().Deployments(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "StatefulSet":
 		return cs.AppsV1().StatefulSets(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
+	case "PersistentVolumeClaim":
+		return cs.CoreV1().PersistentVolumeClaims(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "Job":
 		return cs.BatchV1().Jobs(o.namespace).Get(ctx, o.name, metav1.GetOptions{})
 	case "CronJob":
@@ -406,27 +419,44 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 	return false, errors.New("pod default/echoserver not ready")
 }
 
-// checkClaimOwnedByNamespace: MinIO's volume claim, which its StatefulSet
-// created, is owned by the production Namespace itself (its uid), so that
-// destroy's namespace deletion has the garbage collector remove it at once
-// and the namespace goes in one pass.
-func checkClaimOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
+// checkOwnedByNamespace: what destroy leaves to the garbage collector is
+// owned by its Namespace itself (its live uid, blocking the namespace's
+// foreground deletion): the objects the stack creates in its namespaces and
+// MinIO's volume claim, which its StatefulSet created. The history-server,
+// whose pods keep serving 5 s after their deletion, is deleted by pulumi
+// ahead of its namespace instead, and owned by nothing.
+func checkOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
 	ctx := context.Background()
-	ns, err := cs.CoreV1().Namespaces().Get(ctx, "production", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	claim, err := cs.CoreV1().PersistentVolumeClaims("production").Get(ctx, "data-minio-0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range claim.OwnerReferences {
-		if o.APIVersion == "v1" && o.Kind == "Namespace" && o.Name == ns.Name && o.UID == ns.UID {
-			return
+	for o, wantOwned := range map[object]bool{
+		{"PersistentVolumeClaim", "production", "data-minio-0"}: true,
+		{"Secret", "production", "minio-secret"}:                true,
+		{"Service", "production", "minio"}:                      true,
+		{"NetworkPolicy", "production", "minio-network-policy"}: true,
+		{"StatefulSet", "production", "minio"}:                  true,
+		{"CronJob", "production", "price-fetcher"}:              true,
+		{"StatefulSet", "test", "postgresql-hl-test"}:           true,
+		{"Deployment", "test", "nginx"}:                         true,
+		{"Pod", "k8s-lab5", "echoserver"}:                       true,
+		{"Deployment", "production", "history-server"}:          false,
+	} {
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, o.namespace, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, err := get(ctx, cs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owned := false
+		for _, ref := range live.GetOwnerReferences() {
+			owned = owned || ref.APIVersion == "v1" && ref.Kind == "Namespace" && ref.Name == ns.Name && ref.UID == ns.UID &&
+				ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion
+		}
+		if owned != wantOwned {
+			t.Errorf("%s: owners %+v; blocking reference to Namespace %s (uid %s) wanted: %v", o, live.GetOwnerReferences(), ns.Name, ns.UID, wantOwned)
 		}
 	}
-	t.Errorf("claim production/data-minio-0 owners %+v: none is Namespace production (uid %s)", claim.OwnerReferences, ns.UID)
 }
 
 // checkPodSecurityAdmission proves on the real API server that the

@@ -38,7 +38,7 @@ func TestImagesBuiltPushedAndRolled(t *testing.T) {
 	s := newStack(t)
 	s.Root = copyProject(t, s.Root)
 	t.Cleanup(func() {
-		if out, err := s.Try(s.WithConfig("destroy", "--yes", "--skip-preview")...); err != nil {
+		if out, err := s.Destroy(); err != nil {
 			t.Errorf("destroy: %v\n%s", err, out)
 		}
 	})

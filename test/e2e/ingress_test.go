@@ -77,7 +77,7 @@ func TestIngressControllerSwitch(t *testing.T) {
 	checkGatewayRoute(t, cs, gw)
 	timed(t, s, "pulumi preview (gateway, no changes)", s.WithConfig("preview", "--expect-no-changes")...)
 
-	timed(t, s, "pulumi destroy (gateway)", s.WithConfig("destroy", "--yes", "--skip-preview")...)
+	timedDestroy(t, s, "pulumi destroy (gateway)")
 	for _, ns := range append([]string{"traefik"}, stackNamespaces...) {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}

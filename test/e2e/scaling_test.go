@@ -115,7 +115,7 @@ func TestScalingLifecycle(t *testing.T) {
 	}
 	waitDisruptionsAllowed(t, cs, "history-server", 1)
 
-	timed(t, s, "pulumi destroy (scaling)", s.WithConfig("destroy", "--yes", "--skip-preview")...)
+	timedDestroy(t, s, "pulumi destroy (scaling)")
 	for _, ns := range stackNamespaces {
 		requireGone(t, cs, object{"Namespace", "", ns})
 	}
