@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -15,32 +16,38 @@ import (
 // object in a namespace the stack owns needs no delete of its own when its
 // namespace is deleted in the same operation (pulumi destroy, or an update
 // that drops k8s-lab5): such objects carry pulumi.DeletedWith(namespace)
-// and the engine skips their deletes then. Without it, destroy deleted
-// them one dependency level after the other, each delete awaited, before
-// the namespaces' own deletes could even start. Removed on its own (its
-// namespace stays), an object is deleted as before.
+// and the engine skips their deletes then. pulumi deletes one dependency
+// level at a time, and the provider's await of a delete takes 0.1-0.2 s
+// even when the object goes at once, so each level of awaited deletes
+// before the namespaces' delayed them. Removed on its own (its namespace
+// stays), an object is deleted by pulumi as before.
 //
-// Objects in `default` (never deleted by the stack) and cluster-scoped
-// objects keep their own delete, and so do the objects that own pods
-// (podOwnerTypes): the namespace controller makes its first pass 5 s after
-// the namespace is deleted, and pods that were never deleted are all there
-// then, with their grace period, which makes it come back at least 5 s
-// later, where a namespace whose pods are gone goes in one pass (measured
-// on the local control plane: 10.4 s against 5.3 s for a namespace with
-// one Deployment). Deleting the workloads first costs one level of
-// deletes, which background propagation keeps short (see
-// deletionPropagationAnnotation).
+// The namespace controller makes its first pass 5 s after a namespace's
+// deletion starts; pods still there then, with their grace period, make it
+// come back 5 s later (10.4 s against 5.3 s for a namespace with one
+// Deployment, on the local control plane), and so does a claim whose
+// protection finalizer it races. So each such object is also owned by its
+// Namespace (ownerReferences, by the Namespace's uid, blocking): pulumi
+// deletes a Namespace with foreground propagation, and the garbage
+// collector deletes its dependents, and so the pods of its workloads, as
+// soon as the namespace's deletion starts, during that 5 s wait; the first
+// pass then finds the namespace (nearly) empty, and is shorter for it.
+//
+// Except the workloads whose pods take a while to stop (podsStopSlowly: the
+// history-server's 5 s preStop sleep, an ingress controller's drain): the
+// garbage collector reaches pods only seconds after the namespace's
+// deletion starts (a Deployment's pods are three owners down), so pulumi
+// deletes such workloads itself, ahead of the namespace, with background
+// propagation (the delete returns once the object is gone), and their pods
+// stop during the wait.
+//
+// Objects in `default` (never deleted by the stack), cluster-scoped objects
+// and custom resources (their controller may hold them with a finalizer
+// only it removes, so they go while it runs) keep their own delete.
 
-// A workload in an owned namespace is deleted with background propagation
-// (deletionPropagationAnnotation): its delete returns once the object is
-// gone, its pods going on terminating, so the namespace's delete starts a
-// second or more earlier (the provider's default, foreground, waited for
-// every pod: 1.3 s for a StatefulSet on fake nodes, 6 s for a history-server
-// pod with its preStop sleep on the real node) and the pods' termination
-// overlaps the namespace controller's 5 s wait before its first pass,
-// as under kubectl delete. Pods that outlast that wait cost the namespace
-// a second pass, no more than waiting for them first did. Workloads in
-// default keep the foreground delete: nothing else waits for their pods.
+// deletionPropagationAnnotation set to background makes the provider's
+// delete of a workload return once the object is gone, its pods going on
+// terminating.
 const deletionPropagationAnnotation = "pulumi.com/deletionPropagationPolicy"
 
 // namespaceType is the type token of a Namespace.
@@ -126,15 +133,27 @@ func (d *namespaceDeletion) transform(args *pulumi.ResourceTransformationArgs) *
 	if ns == nil {
 		return nil
 	}
-	if podOwnerTypes[args.Type] {
-		props, ok := withAnnotation(args.Props, deletionPropagationAnnotation, "background")
+	if podOwnerTypes[args.Type] && podsStopSlowly(args.Props) {
+		// Deleted by pulumi, ahead of the namespace.
+		background, ok := withMetadata(args.Props, func(meta *metav1.ObjectMetaArgs) bool {
+			return addAnnotation(meta, deletionPropagationAnnotation, "background")
+		})
 		if !ok {
 			return nil
 		}
-		return &pulumi.ResourceTransformationResult{Props: props, Opts: args.Opts}
+		return &pulumi.ResourceTransformationResult{Props: background, Opts: args.Opts}
+	}
+	props, owned := withMetadata(args.Props, func(meta *metav1.ObjectMetaArgs) bool {
+		return addNamespaceOwner(meta, ns)
+	})
+	if !owned {
+		if podOwnerTypes[args.Type] {
+			return nil // its pods must go before the namespace controller's first pass
+		}
+		props = args.Props
 	}
 	return &pulumi.ResourceTransformationResult{
-		Props: args.Props,
+		Props: props,
 		Opts:  append(slices.Clone(args.Opts), pulumi.DeletedWith(ns)),
 	}
 }
@@ -169,14 +188,27 @@ func parentOf(opts []pulumi.ResourceOption) pulumi.Resource {
 	return o.Parent
 }
 
-// withAnnotation is a copy of a Kubernetes object's typed args with the
-// annotation added to metadata.annotations; false when the args are not
-// such a struct or the annotations are not a plain map (an output).
-func withAnnotation(props pulumi.Input, key, value string) (pulumi.Input, bool) {
+// withMetadata is a copy of a Kubernetes object's typed args whose
+// metadata is a copy that change has changed; false when the args are not
+// such a struct or change returns false (it could not make the change).
+func withMetadata(props pulumi.Input, change func(*metav1.ObjectMetaArgs) bool) (pulumi.Input, bool) {
 	args, meta := typedMetadata(props)
 	if meta == nil {
 		return nil, false
 	}
+	metaCopy := *meta
+	if !change(&metaCopy) {
+		return nil, false
+	}
+	argsCopy := reflect.New(args.Type())
+	argsCopy.Elem().Set(args)
+	argsCopy.Elem().FieldByName("Metadata").Set(reflect.ValueOf(&metaCopy))
+	return argsCopy.Interface().(pulumi.Input), true
+}
+
+// addAnnotation sets an annotation in a copy of the metadata's
+// annotations; false when they are not a plain map (an output).
+func addAnnotation(meta *metav1.ObjectMetaArgs, key, value string) bool {
 	annotations := pulumi.StringMap{}
 	switch a := meta.Annotations.(type) {
 	case nil:
@@ -185,15 +217,37 @@ func withAnnotation(props pulumi.Input, key, value string) (pulumi.Input, bool) 
 			annotations[k] = v
 		}
 	default:
-		return nil, false
+		return false
 	}
 	annotations[key] = pulumi.String(value)
-	metaCopy := *meta
-	metaCopy.Annotations = annotations
-	argsCopy := reflect.New(args.Type())
-	argsCopy.Elem().Set(args)
-	argsCopy.Elem().FieldByName("Metadata").Set(reflect.ValueOf(&metaCopy))
-	return argsCopy.Interface().(pulumi.Input), true
+	meta.Annotations = annotations
+	return true
+}
+
+// addNamespaceOwner makes the Namespace ns the object's owner (by its uid,
+// blocking the namespace's foreground deletion until the object is gone);
+// false when ns is not a Namespace or the object already declares owners.
+func addNamespaceOwner(meta *metav1.ObjectMetaArgs, ns pulumi.Resource) bool {
+	namespace, ok := ns.(*corev1.Namespace)
+	if !ok || meta.OwnerReferences != nil {
+		return false
+	}
+	meta.OwnerReferences = namespaceOwnerReference(namespace.Metadata)
+	return true
+}
+
+// namespaceOwnerReference is the owner reference to a live Namespace. A
+// Namespace without a uid (manifests rendered to YAML, where nothing is
+// created) makes none: a reference needs the uid.
+func namespaceOwnerReference(meta metav1.ObjectMetaOutput) metav1.OwnerReferenceArrayOutput {
+	return pulumi.All(meta.Name(), meta.Uid()).ApplyT(func(v []any) []metav1.OwnerReference {
+		name, uid := v[0].(*string), v[1].(*string)
+		if name == nil || uid == nil || *uid == "" {
+			return nil
+		}
+		block := true
+		return []metav1.OwnerReference{{ApiVersion: "v1", Kind: "Namespace", Name: *name, Uid: *uid, BlockOwnerDeletion: &block}}
+	}).(metav1.OwnerReferenceArrayOutput)
 }
 
 // metadataNamespace is the metadata.namespace input of a Kubernetes

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,14 +34,16 @@ func (m *deletionMocks) of(parent, token, name string) string {
 }
 
 // TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace: destroy deletes
-// a namespace the stack owns and lets the namespace controller delete its
-// contents, so every object in such a namespace carries DeletedWith that
-// very Namespace, except the workloads (deleted first, with background
-// propagation, so that no pod holds the namespace up) and custom resources
-// (deleted while their controller still runs); objects in default (which
-// the stack never
-// deletes) and cluster-scoped objects (which no namespace deletion
-// removes) carry none and keep their own delete.
+// a namespace the stack owns and lets the garbage collector and the
+// namespace controller delete its contents, so every object in such a
+// namespace carries DeletedWith that very Namespace and is owned by it (its
+// uid, blocking, so that the collector deletes it as soon as the
+// namespace's deletion starts), except custom resources (deleted while
+// their controller still runs) and the workloads whose pods stop slowly
+// (deleted by pulumi first, with background propagation, so that their
+// pods stop during the namespace controller's wait). Objects in default
+// (which the stack never deletes) and cluster-scoped objects (which no
+// namespace deletion removes) carry neither and keep their own delete.
 func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 	for name, config := range map[string]map[string]string{
 		"defaults":                      baseConfig(),
@@ -63,11 +66,13 @@ func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// The Namespaces by logical name, to read DeletedWith URNs.
-			namespaceNames := map[string]string{}
+			// The Namespaces by logical name, to read DeletedWith URNs, and
+			// their uids by name.
+			namespaceNames, uids := map[string]string{}, map[string]string{}
 			for _, o := range m.objects {
 				if o.Token == namespaceType {
 					namespaceNames[o.URNName] = o.Name
+					uids[o.Name] = "uid-" + o.URNName
 				}
 			}
 			targetNamespace := func(urn string) string {
@@ -91,20 +96,34 @@ func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 				default:
 					want, category = o.Namespace, "owned namespace"
 					if podOwnerTypes[o.Token] {
-						want, category = "", "pod owner in owned namespace"
+						category = "pod owner in owned namespace"
+						if stopsSlowly(o) {
+							want, category = "", "slowly stopping pod owner in owned namespace"
+						}
 					}
 					if strings.HasPrefix(o.APIVersion, "gateway.networking.k8s.io/") {
 						want, category = "", "custom resource in owned namespace"
 					}
 				}
-				propagation := o.labels("metadata.annotations")[deletionPropagationAnnotation]
-				if wantBackground := category == "pod owner in owned namespace"; (propagation == "background") != wantBackground || (!wantBackground && propagation != "") {
-					t.Errorf("%s (%s): deletion propagation %q, want background only for pod owners in owned namespaces", o.key(), category, propagation)
-				}
 				counts[category]++
 				if got := targetNamespace(m.of(o.Parent, o.Token, o.URNName)); got != want {
 					t.Errorf("%s (%s): deleted with namespace %q, want %q", o.key(), category, got, want)
 				}
+				propagation := o.labels("metadata.annotations")[deletionPropagationAnnotation]
+				if wantBackground := category == "slowly stopping pod owner in owned namespace"; (propagation == "background") != wantBackground || (!wantBackground && propagation != "") {
+					t.Errorf("%s (%s): deletion propagation %q, want background only for slowly stopping pod owners in owned namespaces", o.key(), category, propagation)
+				}
+				owners := toSlice(o.dig("metadata.ownerReferences"))
+				if want == "" {
+					if len(owners) != 0 {
+						t.Errorf("%s (%s): owner references %v, want none", o.key(), category, owners)
+					}
+					continue
+				}
+				expectFields(t, o.key()+" owner reference", o.single(t, "metadata.ownerReferences"), map[string]any{
+					"apiVersion": "v1", "kind": "Namespace", "name": o.Namespace, "uid": uids[o.Namespace],
+					"blockOwnerDeletion": true,
+				})
 			}
 			// A patch of an object the stack does not create (a volume
 			// claim) changes it, never deletes it.
@@ -119,11 +138,50 @@ func TestObjectsOfOwnedNamespacesAreDeletedWithTheirNamespace(t *testing.T) {
 				}
 			}
 			// Each side of the rule was exercised.
-			for _, category := range []string{"owned namespace", "pod owner in owned namespace", "default", "cluster-scoped"} {
+			for _, category := range []string{"owned namespace", "pod owner in owned namespace", "slowly stopping pod owner in owned namespace", "default", "cluster-scoped"} {
 				if counts[category] == 0 {
 					t.Errorf("no %s objects in this configuration", category)
 				}
 			}
 		})
+	}
+}
+
+// stopsSlowly: the workload's pods have a container with a preStop hook or
+// an explicit termination grace period.
+func stopsSlowly(o *k8sObject) bool {
+	spec := podSpecPath(o.Kind)
+	if o.dig(spec+".terminationGracePeriodSeconds") != nil {
+		return true
+	}
+	for _, list := range []string{".initContainers", ".containers"} {
+		for _, c := range toSlice(o.dig(spec + list)) {
+			if dig(c, "lifecycle.preStop") != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestWorkloadsThatStopSlowly names the workloads whose pods take a while
+// to stop, in each ingress controller's stack: those pulumi deletes ahead
+// of their namespace.
+func TestWorkloadsThatStopSlowly(t *testing.T) {
+	for controller, want := range map[string][]string{
+		IngressControllerNginx:   {"Deployment ingress-nginx/ingress-nginx-controller", "Deployment production/history-server"},
+		IngressControllerTraefik: {"Deployment production/history-server", "Deployment traefik/traefik"},
+	} {
+		r := mustRun(t, with("ingressController", controller))
+		var got []string
+		for _, o := range r.objects {
+			if podOwnerTypes[o.Token] && o.Namespace != NamespaceDefault && stopsSlowly(o) {
+				got = append(got, o.key())
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: slowly stopping workloads %v, want %v", controller, got, want)
+		}
 	}
 }

@@ -150,6 +150,9 @@ func ownedByNamespace(ctx *pulumi.Context, urn string, claims []string, namespac
 					Kind:       pulumi.String("Namespace"),
 					Name:       namespace,
 					Uid:        uid,
+					// The namespace's foreground deletion waits for the
+					// claim, so the garbage collector deletes it then.
+					BlockOwnerDeletion: pulumi.Bool(true),
 				}},
 			},
 		}, append(opts, pulumi.RetainOnDelete(true))...); err != nil {

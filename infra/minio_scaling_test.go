@@ -227,7 +227,7 @@ func TestMinioVolumeClaimsAreOwnedByTheirNamespace(t *testing.T) {
 			}
 			claims = append(claims, p.Name)
 			owners := p.dig("metadata.ownerReferences")
-			want := []any{map[string]any{"apiVersion": "v1", "kind": "Namespace", "name": NamespaceProduction, "uid": "uid-" + ns.URNName}}
+			want := []any{map[string]any{"apiVersion": "v1", "kind": "Namespace", "name": NamespaceProduction, "uid": "uid-" + ns.URNName, "blockOwnerDeletion": true}}
 			if p.Namespace != NamespaceProduction || !reflect.DeepEqual(owners, want) {
 				t.Errorf("minioReplicas=%d: claim %s/%s owners %v, want %v", replicas, p.Namespace, p.Name, owners, want)
 			}
