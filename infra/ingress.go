@@ -33,13 +33,13 @@ type EchoserverIngressArgs struct {
 	// DependsOn are resources the Ingress must wait for: the ingress
 	// controller's (IngressController.Prerequisites, so an admission
 	// webhook, if any, serves first) and the backend's. They apply to the
-	// component and, explicitly, to the Ingress object itself. Pass
-	// resources, not components: the Go SDK expands a component to the
-	// children registered so far, which races with their registration.
+	// Ingress object, not to the component, whose level in pulumi's
+	// dependency order would add one to the Ingress's (destroy deletes
+	// one level at a time). Pass resources, not components: the Go SDK
+	// expands a component to the children registered so far, which races
+	// with their registration.
 	DependsOn []pulumi.Resource
 }
-
-func (a *EchoserverIngressArgs) dependencies() []pulumi.Resource { return a.DependsOn }
 
 // EchoserverIngress is Ingress echoserver-ingress in default.
 type EchoserverIngress struct {
@@ -260,9 +260,11 @@ var ingressNginxPodLabels = map[string]string{
 // with the lab's Ingress or, with ingressRoute=gateway, with Gateway API
 // objects; it returns the route's host.
 func (lab *Lab) newEchoserverRoute(ctx *pulumi.Context, cfg *Config, ctl *ingressControllerParts, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	deps := append(append(append([]pulumi.Resource{}, ctl.Prerequisites...), ctl.GatewayAPICRDs...), lab.Echoserver.Backend()...)
+	deps := append(append([]pulumi.Resource{}, ctl.Prerequisites...), lab.Echoserver.Backend()...)
 	var err error
 	if cfg.Ingress.Route == IngressRouteGateway {
+		// The Gateway and its route wait for Traefik itself too.
+		deps = append(append(deps, ctl.Deployment), ctl.GatewayAPICRDs...)
 		if lab.Gateway, err = NewEchoserverGateway(ctx, "echoserver-gateway", &EchoserverGatewayArgs{
 			GatewayNamespace: ctl.Namespace,
 			RouteNamespace:   lab.Namespaces.Default,

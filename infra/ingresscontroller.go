@@ -25,13 +25,20 @@ type IngressController struct {
 	HTTPNodePort  pulumi.IntOutput
 	HTTPSNodePort pulumi.IntOutput
 	// Prerequisites are what a route served by the controller must be
-	// created after: the Deployment, the Service, the IngressClass and,
-	// with ingress-nginx's admission webhook, the
-	// ValidatingWebhookConfiguration and the Job that patches its CA.
-	// (Use these rather than pulumi.DependsOn on the component: the Go SDK
-	// expands a component to the children registered so far, which races
-	// with their asynchronous registration.)
+	// created after: the Service, the IngressClass and, with
+	// ingress-nginx's admission webhook, the webhook's server (the
+	// Deployment), its ValidatingWebhookConfiguration and the Job that
+	// patches its CA. Without a webhook an Ingress needs no running
+	// controller to be created (the controller reads it when it starts),
+	// and not depending on the Deployment keeps the Ingress at the same
+	// dependency level as the workloads, so that pulumi destroy deletes it
+	// in the same level as those it deletes itself. (Use these rather than
+	// pulumi.DependsOn on the component: the Go SDK expands a component to
+	// the children registered so far, which races with their asynchronous
+	// registration.)
 	Prerequisites []pulumi.Resource
+	// Deployment is the controller's Deployment.
+	Deployment pulumi.Resource
 }
 
 // outputs are the controller component's registered outputs.

@@ -294,13 +294,14 @@ func NewIngressNginx(ctx *pulumi.Context, name string, args *IngressNginxArgs, o
 		return nil, err
 	}
 
-	comp.Prerequisites = []pulumi.Resource{deployment, svc, ingressClass}
+	comp.Deployment = deployment
+	comp.Prerequisites = []pulumi.Resource{svc, ingressClass}
 	if webhook {
 		vwc, patchJob, err := adm.finish(ctx, name, namespace, admLabels, deployment, parent)
 		if err != nil {
 			return nil, err
 		}
-		comp.Prerequisites = append(comp.Prerequisites, vwc, patchJob)
+		comp.Prerequisites = append(comp.Prerequisites, deployment, vwc, patchJob)
 	}
 
 	return withOutputs(ctx, comp, comp.outputs())

@@ -447,28 +447,46 @@ func TestEchoserverIngressConfig(t *testing.T) {
 }
 
 // TestIngressDependsOnController: the Ingress object itself is registered
-// with dependencies on the controller (and, when deployed, on the admission
-// webhook and its CA patch Job) and on its backend Service.
+// with dependencies on the controller's Service and IngressClass, on its
+// backend Service and, when deployed, on the admission webhook: its server
+// (the controller's Deployment), configuration and CA patch Job. Without
+// the webhook it does not wait for the controller to run, and so stands at
+// the workloads' dependency level on destroy; nor does its component wait
+// for anything.
 func TestIngressDependsOnController(t *testing.T) {
 	t.Parallel()
 	for _, webhook := range []bool{true, false} {
 		r := mustRun(t, with("ingressAdmissionWebhook", fmt.Sprint(webhook)))
 		ing := r.get("Ingress", "default", "echoserver-ingress")
+		controller := r.get("Deployment", "ingress-nginx", "ingress-nginx-controller")
 		want := []*k8sObject{
-			r.get("Deployment", "ingress-nginx", "ingress-nginx-controller"),
 			r.get("Service", "ingress-nginx", "ingress-nginx-controller"),
 			r.get("IngressClass", "", "nginx"),
 			r.get("Service", "default", "echoserver"),
 		}
 		if webhook {
-			want = append(want,
+			want = append(want, controller,
 				r.get("ValidatingWebhookConfiguration", "", "ingress-nginx-admission"),
 				r.get("Job", "ingress-nginx", "ingress-nginx-admission-patch"))
+		} else if dependsOn(ing, controller) {
+			t.Errorf("without the webhook the Ingress waits for %s; deps: %v", controller.key(), ing.Deps)
 		}
 		for _, w := range want {
 			if !dependsOn(ing, w) {
 				t.Errorf("webhook=%v: Ingress does not depend on %s; deps: %v", webhook, w.key(), ing.Deps)
 			}
+		}
+		components := 0
+		for _, c := range r.components {
+			if c.Token == TypeEchoserverIngress {
+				components++
+				if len(c.Deps) > 0 {
+					t.Errorf("webhook=%v: component %s waits for %v", webhook, c.Name, c.Deps)
+				}
+			}
+		}
+		if components != 1 {
+			t.Errorf("webhook=%v: %d %s components", webhook, components, TypeEchoserverIngress)
 		}
 	}
 }

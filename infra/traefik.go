@@ -286,6 +286,7 @@ func NewTraefik(ctx *pulumi.Context, name string, args *TraefikArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	comp.Prerequisites = []pulumi.Resource{deployment, svc, ingressClass}
+	comp.Deployment = deployment
+	comp.Prerequisites = []pulumi.Resource{svc, ingressClass}
 	return withOutputs(ctx, comp, comp.outputs())
 }
