@@ -22,6 +22,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lab5/k8s-networking/internal/kubetest"
@@ -428,6 +429,14 @@ func workloadsReady(ctx context.Context, cs *kubernetes.Clientset) (bool, error)
 func checkOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
 	t.Helper()
 	ctx := context.Background()
+	namespaces, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]types.UID{}
+	for _, ns := range namespaces.Items {
+		uids[ns.Name] = ns.UID
+	}
 	for o, wantOwned := range map[object]bool{
 		{"PersistentVolumeClaim", "production", "data-minio-0"}: true,
 		{"Secret", "production", "minio-secret"}:                true,
@@ -440,9 +449,9 @@ func checkOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
 		{"Pod", "k8s-lab5", "echoserver"}:                       true,
 		{"Deployment", "production", "history-server"}:          false,
 	} {
-		ns, err := cs.CoreV1().Namespaces().Get(ctx, o.namespace, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
+		uid, ok := uids[o.namespace]
+		if !ok {
+			t.Fatalf("no namespace %s", o.namespace)
 		}
 		live, err := get(ctx, cs, o)
 		if err != nil {
@@ -450,11 +459,11 @@ func checkOwnedByNamespace(t *testing.T, cs *kubernetes.Clientset) {
 		}
 		owned := false
 		for _, ref := range live.GetOwnerReferences() {
-			owned = owned || ref.APIVersion == "v1" && ref.Kind == "Namespace" && ref.Name == ns.Name && ref.UID == ns.UID &&
+			owned = owned || ref.APIVersion == "v1" && ref.Kind == "Namespace" && ref.Name == o.namespace && ref.UID == uid &&
 				ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion
 		}
 		if owned != wantOwned {
-			t.Errorf("%s: owners %+v; blocking reference to Namespace %s (uid %s) wanted: %v", o, live.GetOwnerReferences(), ns.Name, ns.UID, wantOwned)
+			t.Errorf("%s: owners %+v; blocking reference to Namespace %s (uid %s) wanted: %v", o, live.GetOwnerReferences(), o.namespace, uid, wantOwned)
 		}
 	}
 }
